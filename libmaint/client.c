@@ -1,0 +1,197 @@
+/* The client side of the request protocol: maint_request(). */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "schema.h"
+
+#define RESPONSE_TOKEN "maint-response"
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int ensure_response_watch(maint_ctx *ctx)
+{
+    char *dir;
+    int r;
+
+    if (ctx->response_watch)
+        return MAINT_OK;
+    dir = maint__sprintf(MAINT_XS_RESPONSE_DIR_FMT, ctx->self_domid);
+    if (!dir)
+        return MAINT_ERROR_NOMEM;
+    r = ctx->port.ops->xs_watch(ctx->port.priv, dir, RESPONSE_TOKEN);
+    if (r < 0) {
+        LOGED(ctx->lg, ERROR, ctx->self_domid, "cannot watch %s", dir);
+        free(dir);
+        return MAINT_ERROR_XENSTORE;
+    }
+    free(dir);
+    ctx->response_watch = true;
+    return MAINT_OK;
+}
+
+/* Wait up to ms for any watch event; drains what is queued. */
+static void wait_event(maint_ctx *ctx, int ms)
+{
+    struct pollfd pfd = { .fd = ctx->port.ops->xs_fileno(ctx->port.priv),
+                          .events = POLLIN };
+    maint__watch_event ev;
+
+    if (pfd.fd >= 0 && poll(&pfd, 1, ms) <= 0)
+        return;
+    while (ctx->port.ops->xs_read_watch(ctx->port.priv, &ev) > 0) {
+        free(ev.path);
+        free(ev.token);
+    }
+}
+
+MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_json,
+                               unsigned timeout_ms, char **result_json_r,
+                               char **error_r)
+{
+    char id[MAINT_REQUEST_ID_MAX + 1];
+    char *req = NULL, *req_path = NULL, *resp_path = NULL, *value = NULL;
+    char *result = NULL, *error = NULL;
+    const char *why;
+    uint64_t deadline;
+    int rc;
+
+    if (result_json_r)
+        *result_json_r = NULL;
+    if (error_r)
+        *error_r = NULL;
+    if (!ctx || !op)
+        return MAINT_ERROR_INVAL;
+    if (args_json && maint__json_validate(args_json, strlen(args_json),
+                                          MAINT_REQUEST_MAX, 8, &why)) {
+        LOG(ctx->lg, ERROR, "request arguments rejected: %s", why);
+        return MAINT_ERROR_INVAL;
+    }
+    if (timeout_ms == 0)
+        timeout_ms = 10000;
+
+    snprintf(id, sizeof(id), "c%ld-%lu", (long)getpid(), ++ctx->request_seq);
+    req = maint__request_format(op, args_json);
+    req_path = maint__sprintf(MAINT_XS_REQUEST_FMT, ctx->self_domid, id);
+    resp_path = maint__sprintf(MAINT_XS_RESPONSE_FMT, ctx->self_domid, id);
+    if (!req || !req_path || !resp_path) {
+        rc = MAINT_ERROR_NOMEM;
+        goto out;
+    }
+    if (strlen(req) > MAINT_REQUEST_MAX) {
+        LOG(ctx->lg, ERROR, "request for '%s' is %zu bytes; the limit is %d",
+            op, strlen(req), MAINT_REQUEST_MAX);
+        rc = MAINT_ERROR_TOOBIG;
+        goto out;
+    }
+    rc = ensure_response_watch(ctx);
+    if (rc)
+        goto out;
+    if (ctx->port.ops->xs_write(ctx->port.priv, MAINT__XS_NO_TXN, req_path, req,
+                                (unsigned)strlen(req)) < 0) {
+        LOGED(ctx->lg, ERROR, ctx->self_domid, "cannot write %s", req_path);
+        rc = MAINT_ERROR_XENSTORE;
+        goto out;
+    }
+
+    deadline = now_ms() + timeout_ms;
+    for (;;) {
+        uint64_t now;
+
+        rc = maint__response_read(&ctx->port, ctx->self_domid, id, &value);
+        if (rc != MAINT_ERROR_NOENT)
+            break;
+        now = now_ms();
+        if (now >= deadline) {
+            LOG(ctx->lg, ERROR, "no answer to '%s' within %u ms: is xmaintd running?",
+                op, timeout_ms);
+            rc = MAINT_ERROR_TIMEOUT;
+            /* Withdraw the request so that it is not served later. */
+            ctx->port.ops->xs_rm(ctx->port.priv, MAINT__XS_NO_TXN, req_path);
+            goto out;
+        }
+        wait_event(ctx, (int)(deadline - now));
+    }
+    if (rc)
+        goto out;
+    ctx->port.ops->xs_rm(ctx->port.priv, MAINT__XS_NO_TXN, resp_path);
+    rc = maint__response_parse(value, strlen(value), &result, &error);
+    if (rc == MAINT_ERROR_PROTOCOL)
+        LOG(ctx->lg, ERROR, "malformed response to '%s'", op);
+    else if (rc == MAINT_ERROR_REMOTE)
+        LOG(ctx->lg, DEBUG, "xmaintd refused '%s': %s", op, error);
+    if (result_json_r) {
+        *result_json_r = result;
+        result = NULL;
+    }
+    if (error_r) {
+        *error_r = error;
+        error = NULL;
+    }
+out:
+    free(result);
+    free(error);
+    free(value);
+    free(req);
+    free(req_path);
+    free(resp_path);
+    return rc;
+}
+
+MAINT_EXPORT void maint_daemon_status_init(maint_daemon_status *st)
+{
+    memset(st, 0, sizeof(*st));
+}
+
+MAINT_EXPORT void maint_daemon_status_dispose(maint_daemon_status *st)
+{
+    if (!st)
+        return;
+    free(st->state);
+    free(st->version);
+    free(st->host_id);
+    maint_daemon_status_init(st);
+}
+
+MAINT_EXPORT int maint_daemon_status_get(maint_ctx *ctx, unsigned timeout_ms,
+                                         maint_daemon_status *st_r)
+{
+    char *pid, *result = NULL, *path;
+    unsigned len;
+    int rc;
+
+    if (!ctx || !st_r)
+        return MAINT_ERROR_INVAL;
+    maint_daemon_status_init(st_r);
+    st_r->state = ctx->port.ops->xs_read(ctx->port.priv, MAINT__XS_NO_TXN,
+                                         MAINT_XS_DAEMON_STATE, &len);
+    st_r->version = ctx->port.ops->xs_read(ctx->port.priv, MAINT__XS_NO_TXN,
+                                           MAINT_XS_DAEMON_VERSION, &len);
+    pid = ctx->port.ops->xs_read(ctx->port.priv, MAINT__XS_NO_TXN,
+                                 MAINT_XS_DAEMON_PID, &len);
+    if (pid)
+        st_r->pid = strtol(pid, NULL, 10);
+    free(pid);
+    path = maint__sprintf(MAINT_XS_HOST_ID_FMT, ctx->self_domid);
+    if (path)
+        st_r->host_id = ctx->port.ops->xs_read(ctx->port.priv, MAINT__XS_NO_TXN,
+                                               path, &len);
+    free(path);
+    if (st_r->state && !strcmp(st_r->state, "running")) {
+        rc = maint_request(ctx, "ping", NULL, timeout_ms ? timeout_ms : 2000,
+                           &result, NULL);
+        st_r->answering = rc == MAINT_OK;
+        free(result);
+    }
+    return MAINT_OK;
+}

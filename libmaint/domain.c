@@ -1,0 +1,177 @@
+/* Domains: listing, lookup, live configuration, JSON. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+MAINT_EXPORT const char *maint_domain_type_name(maint_domain_type t)
+{
+    switch (t) {
+    case MAINT_DOMAIN_TYPE_PV: return "pv";
+    case MAINT_DOMAIN_TYPE_PVH: return "pvh";
+    case MAINT_DOMAIN_TYPE_HVM: return "hvm";
+    default: return "unknown";
+    }
+}
+
+MAINT_EXPORT const char *maint_domain_state_name(maint_domain_state s)
+{
+    switch (s) {
+    case MAINT_DOMAIN_STATE_RUNNING: return "running";
+    case MAINT_DOMAIN_STATE_BLOCKED: return "blocked";
+    case MAINT_DOMAIN_STATE_PAUSED: return "paused";
+    case MAINT_DOMAIN_STATE_SHUTDOWN: return "shutdown";
+    case MAINT_DOMAIN_STATE_CRASHED: return "crashed";
+    case MAINT_DOMAIN_STATE_DYING: return "dying";
+    default: return "unknown";
+    }
+}
+
+MAINT_EXPORT void maint_domain_info_init(maint_domain_info *info)
+{
+    memset(info, 0, sizeof(*info));
+}
+
+MAINT_EXPORT void maint_domain_info_dispose(maint_domain_info *info)
+{
+    if (!info)
+        return;
+    free(info->name);
+    maint_domain_info_init(info);
+}
+
+MAINT_EXPORT void maint_domain_list_free(maint_domain_info *list, int nr)
+{
+    int i;
+
+    if (!list)
+        return;
+    for (i = 0; i < nr; i++)
+        maint_domain_info_dispose(&list[i]);
+    free(list);
+}
+
+MAINT_EXPORT int maint_domain_list(maint_ctx *ctx, maint_domain_info **list_r,
+                                   int *nr_r)
+{
+    if (!ctx || !list_r || !nr_r)
+        return MAINT_ERROR_INVAL;
+    *list_r = NULL;
+    *nr_r = 0;
+    return ctx->port.ops->domain_list(ctx->port.priv, list_r, nr_r);
+}
+
+MAINT_EXPORT int maint_domain_info_get(maint_ctx *ctx, uint32_t domid,
+                                       maint_domain_info *info_r)
+{
+    if (!ctx || !info_r)
+        return MAINT_ERROR_INVAL;
+    maint_domain_info_init(info_r);
+    return ctx->port.ops->domain_info(ctx->port.priv, domid, info_r);
+}
+
+MAINT_EXPORT int maint_domain_lookup(maint_ctx *ctx, const char *name_or_id,
+                                     uint32_t *domid_r)
+{
+    maint_domain_info *list = NULL;
+    int nr = 0, i, rc;
+    char *end;
+    unsigned long id;
+
+    if (!ctx || !name_or_id || !*name_or_id || !domid_r)
+        return MAINT_ERROR_INVAL;
+    errno = 0;
+    id = strtoul(name_or_id, &end, 10);
+    if (*end == '\0' && errno == 0 && id < 0x7ff0 && name_or_id[0] != '-') {
+        maint_domain_info info;
+
+        rc = maint_domain_info_get(ctx, (uint32_t)id, &info);
+        maint_domain_info_dispose(&info);
+        if (rc == MAINT_OK)
+            *domid_r = (uint32_t)id;
+        else if (rc == MAINT_ERROR_NOENT)
+            LOGD(ctx->lg, ERROR, id, "no such domain");
+        return rc;
+    }
+    rc = maint_domain_list(ctx, &list, &nr);
+    if (rc)
+        return rc;
+    rc = MAINT_ERROR_NOENT;
+    for (i = 0; i < nr; i++) {
+        if (list[i].name && !strcmp(list[i].name, name_or_id)) {
+            *domid_r = list[i].domid;
+            rc = MAINT_OK;
+            break;
+        }
+    }
+    if (rc)
+        LOG(ctx->lg, ERROR, "no domain named '%s'", name_or_id);
+    maint_domain_list_free(list, nr);
+    return rc;
+}
+
+MAINT_EXPORT int maint_domain_config_json(maint_ctx *ctx, uint32_t domid,
+                                          char **json_r)
+{
+    if (!ctx || !json_r)
+        return MAINT_ERROR_INVAL;
+    *json_r = NULL;
+    return ctx->port.ops->domain_config_json(ctx->port.priv, domid, json_r);
+}
+
+static void gen_domain(maint__json *j, const maint_domain_info *d)
+{
+    maint__json_map_open(j);
+    maint__json_key(j, "domid");
+    maint__json_uint(j, d->domid);
+    maint__json_key(j, "name");
+    maint__json_string(j, d->name);
+    maint__json_key(j, "uuid");
+    maint__json_string(j, d->uuid);
+    maint__json_key(j, "state");
+    maint__json_string(j, maint_domain_state_name(d->state));
+    maint__json_key(j, "type");
+    maint__json_string(j, maint_domain_type_name(d->type));
+    maint__json_key(j, "mem_target_kb");
+    maint__json_uint(j, d->mem_target_kb);
+    maint__json_key(j, "mem_actual_kb");
+    maint__json_uint(j, d->mem_actual_kb);
+    maint__json_key(j, "mem_max_kb");
+    maint__json_uint(j, d->mem_max_kb);
+    maint__json_key(j, "vcpus_online");
+    maint__json_uint(j, d->vcpus_online);
+    maint__json_key(j, "vcpus_max");
+    maint__json_uint(j, d->vcpus_max);
+    maint__json_key(j, "cpu_time_ns");
+    maint__json_uint(j, d->cpu_time_ns);
+    maint__json_map_close(j);
+}
+
+MAINT_EXPORT char *maint_domain_list_to_json(const maint_domain_info *list, int nr)
+{
+    maint__json *j = maint__json_new();
+    int i;
+
+    if (!j)
+        return NULL;
+    maint__json_array_open(j);
+    for (i = 0; i < nr; i++)
+        gen_domain(j, &list[i]);
+    maint__json_array_close(j);
+    return maint__json_finish(j);
+}
+
+int maint__domain_list_json(maint__port *port, char **json_r)
+{
+    maint_domain_info *list = NULL;
+    int nr = 0, rc;
+
+    *json_r = NULL;
+    rc = port->ops->domain_list(port->priv, &list, &nr);
+    if (rc)
+        return rc;
+    *json_r = maint_domain_list_to_json(list, nr);
+    maint_domain_list_free(list, nr);
+    return *json_r ? MAINT_OK : MAINT_ERROR_NOMEM;
+}

@@ -1,0 +1,203 @@
+/*
+ * libmaint internals: shared by the library, xmaintd (which links the
+ * convenience library statically) and the unit tests.  Nothing here is
+ * exported from libmaint.so: every symbol is maint__ with hidden visibility.
+ */
+#ifndef MAINT_INTERNAL_H
+#define MAINT_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "maint/maint.h"
+
+#define MAINT_EXPORT __attribute__((visibility("default")))
+
+/* ---- The port: the only way the library reaches xenstore and Xen. ------ */
+
+/* A watch event read from the port.  Both strings are malloc'd. */
+typedef struct maint__watch_event {
+    char *path;
+    char *token;
+} maint__watch_event;
+
+/* Permission entry, as xenstore has it: the first entry names the owner. */
+typedef struct maint__perm {
+    uint32_t domid;
+    unsigned char perm;     /* 'n' none, 'r' read, 'w' write, 'b' both */
+} maint__perm;
+
+#define MAINT__XS_NO_TXN 0u
+
+typedef struct maint__port_ops {
+    /* xenstore.  Strings are malloc'd; NULL/-1 with errno set on failure. */
+    char *(*xs_read)(void *priv, uint32_t txn, const char *path, unsigned *len_r);
+    int (*xs_write)(void *priv, uint32_t txn, const char *path, const char *val,
+                    unsigned len);
+    int (*xs_mkdir)(void *priv, uint32_t txn, const char *path);
+    int (*xs_rm)(void *priv, uint32_t txn, const char *path);
+    /* *names_r: malloc'd array of *nr_r strings in one allocation (free()). */
+    int (*xs_directory)(void *priv, uint32_t txn, const char *path,
+                        char ***names_r, unsigned *nr_r);
+    int (*xs_set_perms)(void *priv, uint32_t txn, const char *path,
+                        const maint__perm *perms, unsigned nr);
+    /* Returns 0 or -1; *txn_r is never 0 on success. */
+    int (*xs_txn_start)(void *priv, uint32_t *txn_r);
+    /* abort: discard.  Returns -1/EAGAIN on a conflict. */
+    int (*xs_txn_end)(void *priv, uint32_t txn, bool abort);
+    int (*xs_watch)(void *priv, const char *path, const char *token);
+    int (*xs_unwatch)(void *priv, const char *path, const char *token);
+    int (*xs_fileno)(void *priv);
+    /* Non-blocking: 1 with an event, 0 with none pending, -1 on error. */
+    int (*xs_read_watch)(void *priv, maint__watch_event *ev_r);
+
+    /* The hypervisor (through libxl).  Return MAINT_* codes. */
+    int (*domain_list)(void *priv, maint_domain_info **list_r, int *nr_r);
+    int (*domain_info)(void *priv, uint32_t domid, maint_domain_info *info_r);
+    int (*host_info)(void *priv, maint_host_info *info_r);
+    int (*domain_config_json)(void *priv, uint32_t domid, char **json_r);
+
+    void (*close)(void *priv);
+} maint__port_ops;
+
+typedef struct maint__port {
+    const maint__port_ops *ops;
+    void *priv;
+} maint__port;
+
+/* The real port: libxenstore and libxl.  Returns a MAINT_* code. */
+int maint__port_xen_open(maint__port *port_r, xentoollog_logger *lg, unsigned flags);
+/* The libxl context of a real port, or NULL (xenstore-only or fake). */
+struct libxl__ctx *maint__port_xen_libxl(maint__port *port);
+
+/* ---- Context ------------------------------------------------------------ */
+
+struct maint_ctx {
+    xentoollog_logger *lg;
+    maint__port port;
+    unsigned flags;
+    uint32_t self_domid;          /* the domain we run in (0 in dom0) */
+    bool response_watch;          /* watch on our response dir registered */
+    unsigned long request_seq;
+};
+
+/* A context around an existing port (unit tests use a fake port). */
+int maint__ctx_from_port(maint_ctx **ctx_r, xentoollog_logger *lg,
+                         const maint__port *port);
+
+/* ---- Logging ----------------------------------------------------------- */
+
+void maint__log(xentoollog_logger *lg, xentoollog_level lvl, int errnoval,
+                const char *file, int line, const char *func, long domid,
+                const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+
+#define MAINT__NO_DOMID (-1L)
+#define LOG(lg, lvl, fmt, ...) \
+    maint__log((lg), XTL_##lvl, -1, __FILE__, __LINE__, __func__, \
+               MAINT__NO_DOMID, fmt, ##__VA_ARGS__)
+#define LOGE(lg, lvl, fmt, ...) \
+    maint__log((lg), XTL_##lvl, errno, __FILE__, __LINE__, __func__, \
+               MAINT__NO_DOMID, fmt, ##__VA_ARGS__)
+#define LOGD(lg, lvl, domid, fmt, ...) \
+    maint__log((lg), XTL_##lvl, -1, __FILE__, __LINE__, __func__, \
+               (long)(domid), fmt, ##__VA_ARGS__)
+#define LOGED(lg, lvl, domid, fmt, ...) \
+    maint__log((lg), XTL_##lvl, errno, __FILE__, __LINE__, __func__, \
+               (long)(domid), fmt, ##__VA_ARGS__)
+
+/* ---- Small helpers ------------------------------------------------------ */
+
+/* malloc'd printf; NULL on allocation failure. */
+char *maint__sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- JSON (yajl) --------------------------------------------------------- */
+
+/* A JSON generator wrapper: yajl_gen with error latching. */
+typedef struct maint__json maint__json;
+maint__json *maint__json_new(void);
+void maint__json_free(maint__json *j);
+void maint__json_map_open(maint__json *j);
+void maint__json_map_close(maint__json *j);
+void maint__json_array_open(maint__json *j);
+void maint__json_array_close(maint__json *j);
+void maint__json_key(maint__json *j, const char *key);
+void maint__json_string(maint__json *j, const char *s); /* NULL -> null */
+void maint__json_uint(maint__json *j, uint64_t v);
+void maint__json_int(maint__json *j, int64_t v);
+void maint__json_bool(maint__json *j, bool v);
+void maint__json_null(maint__json *j);
+/* Insert already-serialised JSON text (validated by the caller). */
+void maint__json_raw(maint__json *j, const char *text);
+/* The finished text, malloc'd (call free()), or NULL if anything failed. */
+char *maint__json_finish(maint__json *j);
+
+/*
+ * Strict validation of untrusted JSON text: well-formed, at most max_len
+ * bytes and max_depth nesting levels, no NUL bytes.  Returns 0, or a
+ * MAINT_ERROR_* code with a static message in *why_r.
+ */
+int maint__json_validate(const char *text, size_t len, size_t max_len,
+                         unsigned max_depth, const char **why_r);
+
+/* ---- The request protocol (xenstore-schema/xenstore-paths.md) ---------- */
+
+typedef struct maint__request {
+    char op[MAINT_OP_MAX + 1];
+    char *args_json;              /* malloc'd JSON object text, or NULL */
+} maint__request;
+
+void maint__request_init(maint__request *req);
+void maint__request_dispose(maint__request *req);
+
+/* Is id a valid request id ([A-Za-z0-9_.-], 1..MAINT_REQUEST_ID_MAX)? */
+bool maint__request_id_valid(const char *id);
+
+/*
+ * Parse one request value written by a (possibly hostile) client.
+ * Returns 0 and fills *req_r, or a MAINT_ERROR_* code with a malloc'd
+ * explanation in *err_r (call free()).
+ */
+int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
+                         char **err_r);
+
+/* Build the request text for op/args_json.  malloc'd (free()), or NULL. */
+char *maint__request_format(const char *op, const char *args_json);
+
+/*
+ * The response value: {"status":"ok","result":<result_json>} or
+ * {"status":"error","error":"<text>"}.  malloc'd (free()), or NULL.
+ */
+char *maint__response_format_ok(const char *result_json);
+char *maint__response_format_error(const char *op, const char *error);
+
+/*
+ * Parse a response value.  Returns MAINT_OK with *result_r (malloc'd JSON),
+ * MAINT_ERROR_REMOTE with *error_r (malloc'd text), or MAINT_ERROR_PROTOCOL
+ * when the text is not a valid response.
+ */
+int maint__response_parse(const char *buf, size_t len, char **result_r,
+                          char **error_r);
+
+/*
+ * Write a response for domain domid's request id, in chunks when it does not
+ * fit one xenstore value (see the schema).  Returns a MAINT_* code.
+ */
+int maint__response_write(maint__port *port, xentoollog_logger *lg,
+                          uint32_t domid, const char *id, const char *value);
+
+/*
+ * Read a response (joining chunks).  Returns MAINT_OK with *value_r
+ * (malloc'd), MAINT_ERROR_NOENT when it is not (fully) there yet.
+ */
+int maint__response_read(maint__port *port, uint32_t domid, const char *id,
+                         char **value_r);
+
+/* The CPU signature of this host (host.c).  malloc'd, or NULL. */
+char *maint__cpu_signature(const maint_host_info *info);
+
+/* Domain/state helpers shared with the daemon. */
+int maint__domain_list_json(maint__port *port, char **json_r);
+
+#endif /* MAINT_INTERNAL_H */

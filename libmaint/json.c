@@ -1,0 +1,163 @@
+/* JSON generation and strict validation of untrusted JSON text (yajl). */
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
+
+#include "internal.h"
+
+struct maint__json {
+    yajl_gen g;
+    bool failed;
+};
+
+maint__json *maint__json_new(void)
+{
+    maint__json *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return NULL;
+    j->g = yajl_gen_alloc(NULL);
+    if (!j->g) {
+        free(j);
+        return NULL;
+    }
+    yajl_gen_config(j->g, yajl_gen_validate_utf8, 1);
+    return j;
+}
+
+void maint__json_free(maint__json *j)
+{
+    if (!j)
+        return;
+    yajl_gen_free(j->g);
+    free(j);
+}
+
+#define CHECK(j, expr) do { if ((j) && !(j)->failed && (expr) != yajl_gen_status_ok) (j)->failed = true; } while (0)
+
+void maint__json_map_open(maint__json *j) { CHECK(j, yajl_gen_map_open(j->g)); }
+void maint__json_map_close(maint__json *j) { CHECK(j, yajl_gen_map_close(j->g)); }
+void maint__json_array_open(maint__json *j) { CHECK(j, yajl_gen_array_open(j->g)); }
+void maint__json_array_close(maint__json *j) { CHECK(j, yajl_gen_array_close(j->g)); }
+void maint__json_null(maint__json *j) { CHECK(j, yajl_gen_null(j->g)); }
+void maint__json_bool(maint__json *j, bool v) { CHECK(j, yajl_gen_bool(j->g, v)); }
+void maint__json_int(maint__json *j, int64_t v) { CHECK(j, yajl_gen_integer(j->g, (long long)v)); }
+
+void maint__json_key(maint__json *j, const char *key)
+{
+    CHECK(j, yajl_gen_string(j->g, (const unsigned char *)key, strlen(key)));
+}
+
+void maint__json_string(maint__json *j, const char *s)
+{
+    if (!s)
+        maint__json_null(j);
+    else
+        CHECK(j, yajl_gen_string(j->g, (const unsigned char *)s, strlen(s)));
+}
+
+void maint__json_uint(maint__json *j, uint64_t v)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+
+    CHECK(j, yajl_gen_number(j->g, buf, (size_t)n));
+}
+
+void maint__json_raw(maint__json *j, const char *text)
+{
+    /* yajl_gen_number emits its argument verbatim in value position. */
+    CHECK(j, yajl_gen_number(j->g, text, strlen(text)));
+}
+
+char *maint__json_finish(maint__json *j)
+{
+    const unsigned char *buf;
+    size_t len;
+    char *out = NULL;
+
+    if (!j)
+        return NULL;
+    if (!j->failed && yajl_gen_get_buf(j->g, &buf, &len) == yajl_gen_status_ok) {
+        out = malloc(len + 1);
+        if (out) {
+            memcpy(out, buf, len);
+            out[len] = '\0';
+        }
+    }
+    maint__json_free(j);
+    return out;
+}
+
+/* ---- Validation -------------------------------------------------------- */
+
+struct depth_state {
+    unsigned depth, max_depth;
+    bool too_deep;
+};
+
+static int v_open(void *ctx)
+{
+    struct depth_state *st = ctx;
+
+    if (++st->depth > st->max_depth) {
+        st->too_deep = true;
+        return 0;
+    }
+    return 1;
+}
+
+static int v_close(void *ctx)
+{
+    struct depth_state *st = ctx;
+
+    st->depth--;
+    return 1;
+}
+
+static int v_map_open(void *ctx) { return v_open(ctx); }
+static int v_array_open(void *ctx) { return v_open(ctx); }
+
+static const yajl_callbacks validate_callbacks = {
+    .yajl_start_map = v_map_open,
+    .yajl_end_map = v_close,
+    .yajl_start_array = v_array_open,
+    .yajl_end_array = v_close,
+};
+
+int maint__json_validate(const char *text, size_t len, size_t max_len,
+                         unsigned max_depth, const char **why_r)
+{
+    struct depth_state st = { .max_depth = max_depth };
+    yajl_handle h;
+    yajl_status s;
+    int rc = MAINT_OK;
+
+    *why_r = NULL;
+    if (len > max_len) {
+        *why_r = "too long";
+        return MAINT_ERROR_TOOBIG;
+    }
+    if (memchr(text, '\0', len)) {
+        *why_r = "contains a NUL byte";
+        return MAINT_ERROR_PROTOCOL;
+    }
+    h = yajl_alloc(&validate_callbacks, NULL, &st);
+    if (!h) {
+        *why_r = "out of memory";
+        return MAINT_ERROR_NOMEM;
+    }
+    s = yajl_parse(h, (const unsigned char *)text, len);
+    if (s == yajl_status_ok)
+        s = yajl_complete_parse(h);
+    if (st.too_deep) {
+        *why_r = "nested too deeply";
+        rc = MAINT_ERROR_TOOBIG;
+    } else if (s != yajl_status_ok) {
+        *why_r = "not well-formed JSON";
+        rc = MAINT_ERROR_PROTOCOL;
+    }
+    yajl_free(h);
+    return rc;
+}

@@ -1,0 +1,418 @@
+/*
+ * The real port: libxenstore for xenstore, libxl for the hypervisor.  This
+ * file and nothing else in libmaint calls those libraries directly, so every
+ * other module can be tested with a fake port.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xenstore.h>
+#include <libxl.h>
+#include <libxl_utils.h>
+
+#include "internal.h"
+
+struct port_xen {
+    struct xs_handle *xs;
+    libxl_ctx *ctx;              /* NULL with MAINT_CTX_NO_LIBXL */
+    xentoollog_logger *lg;
+};
+
+static char *px_read(void *priv, uint32_t txn, const char *path, unsigned *len_r)
+{
+    struct port_xen *px = priv;
+    unsigned len = 0;
+    char *v = xs_read(px->xs, txn, path, &len);
+
+    if (len_r)
+        *len_r = len;
+    return v;
+}
+
+static int px_write(void *priv, uint32_t txn, const char *path, const char *val,
+                    unsigned len)
+{
+    struct port_xen *px = priv;
+
+    return xs_write(px->xs, txn, path, val, len) ? 0 : -1;
+}
+
+static int px_mkdir(void *priv, uint32_t txn, const char *path)
+{
+    struct port_xen *px = priv;
+
+    return xs_mkdir(px->xs, txn, path) ? 0 : -1;
+}
+
+static int px_rm(void *priv, uint32_t txn, const char *path)
+{
+    struct port_xen *px = priv;
+
+    return xs_rm(px->xs, txn, path) ? 0 : -1;
+}
+
+static int px_directory(void *priv, uint32_t txn, const char *path,
+                        char ***names_r, unsigned *nr_r)
+{
+    struct port_xen *px = priv;
+    unsigned nr = 0;
+    char **names = xs_directory(px->xs, txn, path, &nr);
+
+    if (!names)
+        return -1;
+    *names_r = names;
+    *nr_r = nr;
+    return 0;
+}
+
+static int px_set_perms(void *priv, uint32_t txn, const char *path,
+                        const maint__perm *perms, unsigned nr)
+{
+    struct port_xen *px = priv;
+    struct xs_permissions p[16];
+    unsigned i;
+
+    if (nr == 0 || nr > 16) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < nr; i++) {
+        p[i].id = perms[i].domid;
+        switch (perms[i].perm) {
+        case 'r': p[i].perms = XS_PERM_READ; break;
+        case 'w': p[i].perms = XS_PERM_WRITE; break;
+        case 'b': p[i].perms = XS_PERM_READ | XS_PERM_WRITE; break;
+        default:  p[i].perms = XS_PERM_NONE; break;
+        }
+    }
+    return xs_set_permissions(px->xs, txn, path, p, nr) ? 0 : -1;
+}
+
+static int px_txn_start(void *priv, uint32_t *txn_r)
+{
+    struct port_xen *px = priv;
+    xs_transaction_t t = xs_transaction_start(px->xs);
+
+    if (t == XBT_NULL)
+        return -1;
+    *txn_r = t;
+    return 0;
+}
+
+static int px_txn_end(void *priv, uint32_t txn, bool abort)
+{
+    struct port_xen *px = priv;
+
+    return xs_transaction_end(px->xs, txn, abort) ? 0 : -1;
+}
+
+static int px_watch(void *priv, const char *path, const char *token)
+{
+    struct port_xen *px = priv;
+
+    return xs_watch(px->xs, path, token) ? 0 : -1;
+}
+
+static int px_unwatch(void *priv, const char *path, const char *token)
+{
+    struct port_xen *px = priv;
+
+    return xs_unwatch(px->xs, path, token) ? 0 : -1;
+}
+
+static int px_fileno(void *priv)
+{
+    struct port_xen *px = priv;
+
+    return xs_fileno(px->xs);
+}
+
+static int px_read_watch(void *priv, maint__watch_event *ev_r)
+{
+    struct port_xen *px = priv;
+    unsigned num;
+    char **v = xs_check_watch(px->xs);
+
+    (void)num;
+    if (!v)
+        return errno == EAGAIN ? 0 : -1;
+    ev_r->path = strdup(v[XS_WATCH_PATH]);
+    ev_r->token = strdup(v[XS_WATCH_TOKEN]);
+    free(v);
+    if (!ev_r->path || !ev_r->token) {
+        free(ev_r->path);
+        free(ev_r->token);
+        errno = ENOMEM;
+        return -1;
+    }
+    return 1;
+}
+
+/* ---- Hypervisor -------------------------------------------------------- */
+
+static maint_domain_state dominfo_state(const libxl_dominfo *d)
+{
+    if (d->dying)
+        return MAINT_DOMAIN_STATE_DYING;
+    if (d->shutdown)
+        return d->shutdown_reason == LIBXL_SHUTDOWN_REASON_CRASH ?
+               MAINT_DOMAIN_STATE_CRASHED : MAINT_DOMAIN_STATE_SHUTDOWN;
+    if (d->paused)
+        return MAINT_DOMAIN_STATE_PAUSED;
+    if (d->running)
+        return MAINT_DOMAIN_STATE_RUNNING;
+    return MAINT_DOMAIN_STATE_BLOCKED;
+}
+
+static maint_domain_type dominfo_type(const libxl_dominfo *d)
+{
+    switch (d->domain_type) {
+    case LIBXL_DOMAIN_TYPE_PV: return MAINT_DOMAIN_TYPE_PV;
+    case LIBXL_DOMAIN_TYPE_PVH: return MAINT_DOMAIN_TYPE_PVH;
+    case LIBXL_DOMAIN_TYPE_HVM: return MAINT_DOMAIN_TYPE_HVM;
+    default: return MAINT_DOMAIN_TYPE_UNKNOWN;
+    }
+}
+
+static int fill_info(struct port_xen *px, const libxl_dominfo *d,
+                     maint_domain_info *info)
+{
+    uint64_t target = 0;
+    char *name;
+
+    maint_domain_info_init(info);
+    info->domid = d->domid;
+    name = libxl_domid_to_name(px->ctx, d->domid);
+    info->name = name;          /* libxl returns malloc'd memory */
+    snprintf(info->uuid, sizeof(info->uuid), LIBXL_UUID_FMT,
+             LIBXL_UUID_BYTES(d->uuid));
+    info->state = dominfo_state(d);
+    info->type = d->domid == 0 ? MAINT_DOMAIN_TYPE_PV : dominfo_type(d);
+    info->mem_actual_kb = d->current_memkb;
+    info->mem_max_kb = d->max_memkb;
+    if (libxl_get_memory_target(px->ctx, d->domid, &target) == 0)
+        info->mem_target_kb = target;
+    else
+        info->mem_target_kb = d->current_memkb;
+    info->vcpus_online = d->vcpu_online;
+    info->vcpus_max = d->vcpu_max_id + 1;
+    info->cpu_time_ns = d->cpu_time;
+    return MAINT_OK;
+}
+
+static int px_domain_list(void *priv, maint_domain_info **list_r, int *nr_r)
+{
+    struct port_xen *px = priv;
+    libxl_dominfo *infos;
+    maint_domain_info *list;
+    int nr = 0, i;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    infos = libxl_list_domain(px->ctx, &nr);
+    if (!infos) {
+        LOGE(px->lg, ERROR, "libxl_list_domain failed");
+        return MAINT_ERROR_HYPERVISOR;
+    }
+    list = calloc(nr > 0 ? (size_t)nr : 1, sizeof(*list));
+    if (!list) {
+        libxl_dominfo_list_free(infos, nr);
+        return MAINT_ERROR_NOMEM;
+    }
+    for (i = 0; i < nr; i++)
+        fill_info(px, &infos[i], &list[i]);
+    libxl_dominfo_list_free(infos, nr);
+    *list_r = list;
+    *nr_r = nr;
+    return MAINT_OK;
+}
+
+static int px_domain_info(void *priv, uint32_t domid, maint_domain_info *info_r)
+{
+    struct port_xen *px = priv;
+    libxl_dominfo d;
+    int r, rc;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    libxl_dominfo_init(&d);
+    r = libxl_domain_info(px->ctx, &d, domid);
+    if (r == ERROR_DOMAIN_NOTFOUND) {
+        rc = MAINT_ERROR_NOENT;
+    } else if (r) {
+        LOGD(px->lg, ERROR, domid, "libxl_domain_info failed (%d)", r);
+        rc = MAINT_ERROR_HYPERVISOR;
+    } else {
+        rc = fill_info(px, &d, info_r);
+    }
+    libxl_dominfo_dispose(&d);
+    return rc;
+}
+
+static int px_host_info(void *priv, maint_host_info *info)
+{
+    struct port_xen *px = priv;
+    libxl_physinfo pi;
+    const libxl_version_info *vi;
+    libxl_cputopology *topo = NULL;
+    libxl_numainfo *numa = NULL;
+    int nr_topo = 0, nr_numa = 0, i, rc;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    libxl_physinfo_init(&pi);
+    if (libxl_get_physinfo(px->ctx, &pi)) {
+        LOG(px->lg, ERROR, "libxl_get_physinfo failed");
+        rc = MAINT_ERROR_HYPERVISOR;
+        goto out;
+    }
+    vi = libxl_get_version_info(px->ctx);
+    if (vi)
+        info->xen_version = maint__sprintf("%d.%d%s", vi->xen_version_major,
+                                           vi->xen_version_minor,
+                                           vi->xen_version_extra ?
+                                           vi->xen_version_extra : "");
+    info->nr_cpus = pi.nr_cpus;
+    info->threads_per_core = pi.threads_per_core;
+    info->cores_per_socket = pi.cores_per_socket;
+    info->cpu_khz = pi.cpu_khz;
+    info->total_kb = pi.total_pages * 4;
+    info->free_kb = pi.free_pages * 4;
+    info->hvm = pi.cap_hvm;
+    info->hap = pi.cap_hap;
+    info->pv = pi.cap_pv;
+
+    topo = libxl_get_cpu_topology(px->ctx, &nr_topo);
+    if (topo && nr_topo > 0) {
+        info->cpus = calloc((size_t)nr_topo, sizeof(*info->cpus));
+        if (!info->cpus) {
+            rc = MAINT_ERROR_NOMEM;
+            goto out;
+        }
+        for (i = 0; i < nr_topo; i++) {
+            info->cpus[i].core = topo[i].core;
+            info->cpus[i].socket = topo[i].socket;
+            info->cpus[i].node = topo[i].node;
+        }
+        /* physinfo counts online CPUs; the topology covers max_cpu_id. */
+        info->nr_cpus = (unsigned)nr_topo;
+    }
+    numa = libxl_get_numainfo(px->ctx, &nr_numa);
+    if (numa && nr_numa > 0) {
+        info->nodes = calloc((size_t)nr_numa, sizeof(*info->nodes));
+        if (!info->nodes) {
+            rc = MAINT_ERROR_NOMEM;
+            goto out;
+        }
+        for (i = 0; i < nr_numa; i++) {
+            info->nodes[i].size_kb = numa[i].size / 1024;
+            info->nodes[i].free_kb = numa[i].free / 1024;
+        }
+        info->nr_nodes = (unsigned)nr_numa;
+    }
+    rc = MAINT_OK;
+out:
+    if (topo)
+        libxl_cputopology_list_free(topo, nr_topo);
+    if (numa)
+        libxl_numainfo_list_free(numa, nr_numa);
+    libxl_physinfo_dispose(&pi);
+    return rc;
+}
+
+static int px_domain_config_json(void *priv, uint32_t domid, char **json_r)
+{
+    struct port_xen *px = priv;
+    libxl_domain_config cfg;
+    int r, rc;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    libxl_domain_config_init(&cfg);
+    r = libxl_retrieve_domain_configuration(px->ctx, domid, &cfg, NULL);
+    if (r == ERROR_DOMAIN_NOTFOUND || r == ERROR_INVAL) {
+        LOGD(px->lg, ERROR, domid, "no such domain (libxl error %d)", r);
+        rc = MAINT_ERROR_NOENT;
+        goto out;
+    }
+    if (r) {
+        LOGD(px->lg, ERROR, domid, "libxl_retrieve_domain_configuration failed (%d)", r);
+        rc = MAINT_ERROR_HYPERVISOR;
+        goto out;
+    }
+    *json_r = libxl_domain_config_to_json(px->ctx, &cfg);
+    rc = *json_r ? MAINT_OK : MAINT_ERROR_NOMEM;
+out:
+    libxl_domain_config_dispose(&cfg);
+    return rc;
+}
+
+static void px_close(void *priv)
+{
+    struct port_xen *px = priv;
+
+    if (!px)
+        return;
+    if (px->ctx)
+        libxl_ctx_free(px->ctx);
+    if (px->xs)
+        xs_close(px->xs);
+    free(px);
+}
+
+static const maint__port_ops port_xen_ops = {
+    .xs_read = px_read,
+    .xs_write = px_write,
+    .xs_mkdir = px_mkdir,
+    .xs_rm = px_rm,
+    .xs_directory = px_directory,
+    .xs_set_perms = px_set_perms,
+    .xs_txn_start = px_txn_start,
+    .xs_txn_end = px_txn_end,
+    .xs_watch = px_watch,
+    .xs_unwatch = px_unwatch,
+    .xs_fileno = px_fileno,
+    .xs_read_watch = px_read_watch,
+    .domain_list = px_domain_list,
+    .domain_info = px_domain_info,
+    .host_info = px_host_info,
+    .domain_config_json = px_domain_config_json,
+    .close = px_close,
+};
+
+int maint__port_xen_open(maint__port *port_r, xentoollog_logger *lg, unsigned flags)
+{
+    struct port_xen *px = calloc(1, sizeof(*px));
+    int rc;
+
+    if (!px)
+        return MAINT_ERROR_NOMEM;
+    px->lg = lg;
+    px->xs = xs_open(0);
+    if (!px->xs) {
+        LOGE(lg, ERROR, "cannot connect to xenstore");
+        rc = MAINT_ERROR_XENSTORE;
+        goto fail;
+    }
+    if (!(flags & MAINT_CTX_NO_LIBXL)) {
+        if (libxl_ctx_alloc(&px->ctx, LIBXL_VERSION, 0, lg)) {
+            LOG(lg, ERROR, "cannot open a libxl context");
+            px->ctx = NULL;
+            rc = MAINT_ERROR_UNAVAILABLE;
+            goto fail;
+        }
+    }
+    port_r->ops = &port_xen_ops;
+    port_r->priv = px;
+    return MAINT_OK;
+fail:
+    px_close(px);
+    return rc;
+}
+
+struct libxl__ctx *maint__port_xen_libxl(maint__port *port)
+{
+    if (!port || port->ops != &port_xen_ops)
+        return NULL;
+    return ((struct port_xen *)port->priv)->ctx;
+}

@@ -1,0 +1,413 @@
+/*
+ * The xenstore request/response protocol between clients (dom0 tools and
+ * guests) and xmaintd.  Everything parsed here may come from a hostile guest:
+ * lengths are bounded before parsing, the grammar is strict, and every
+ * rejection carries a message that is written back to the requester.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+#include "internal.h"
+#include "schema.h"
+
+#define REQUEST_MAX_DEPTH 8
+
+void maint__request_init(maint__request *req)
+{
+    memset(req, 0, sizeof(*req));
+}
+
+void maint__request_dispose(maint__request *req)
+{
+    free(req->args_json);
+    maint__request_init(req);
+}
+
+bool maint__request_id_valid(const char *id)
+{
+    size_t n = 0;
+
+    for (; id[n]; n++) {
+        char c = id[n];
+        if (n >= MAINT_REQUEST_ID_MAX)
+            return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return n > 0 && strcmp(id, ".") && strcmp(id, "..");
+}
+
+static bool op_valid(const char *op)
+{
+    size_t n = strlen(op);
+
+    if (n == 0 || n > MAINT_OP_MAX || !(op[0] >= 'a' && op[0] <= 'z'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((op[i] >= 'a' && op[i] <= 'z') || (op[i] >= '0' && op[i] <= '9') ||
+              op[i] == '-'))
+            return false;
+    return true;
+}
+
+/* Serialise a parsed tree again (for handing args on as text). */
+static void gen_tree(maint__json *j, yajl_val v)
+{
+    size_t i;
+
+    if (YAJL_IS_OBJECT(v)) {
+        maint__json_map_open(j);
+        for (i = 0; i < v->u.object.len; i++) {
+            maint__json_key(j, v->u.object.keys[i]);
+            gen_tree(j, v->u.object.values[i]);
+        }
+        maint__json_map_close(j);
+    } else if (YAJL_IS_ARRAY(v)) {
+        maint__json_array_open(j);
+        for (i = 0; i < v->u.array.len; i++)
+            gen_tree(j, v->u.array.values[i]);
+        maint__json_array_close(j);
+    } else if (YAJL_IS_STRING(v)) {
+        maint__json_string(j, v->u.string);
+    } else if (YAJL_IS_NUMBER(v)) {
+        maint__json_raw(j, v->u.number.r);
+    } else if (YAJL_IS_TRUE(v)) {
+        maint__json_bool(j, true);
+    } else if (YAJL_IS_FALSE(v)) {
+        maint__json_bool(j, false);
+    } else {
+        maint__json_null(j);
+    }
+}
+
+/* Parse JSON text we have already validated into a NUL-terminated tree. */
+static yajl_val parse_tree(const char *buf, size_t len)
+{
+    char *copy = malloc(len + 1);
+    yajl_val v;
+
+    if (!copy)
+        return NULL;
+    memcpy(copy, buf, len);
+    copy[len] = '\0';
+    v = yajl_tree_parse(copy, NULL, 0);
+    free(copy);
+    return v;
+}
+
+int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
+                         char **err_r)
+{
+    yajl_val root = NULL, op = NULL, args = NULL;
+    const char *why;
+    size_t i;
+    int rc;
+
+    maint__request_init(req_r);
+    *err_r = NULL;
+
+    if (len == 0) {
+        *err_r = strdup("empty request");
+        rc = MAINT_ERROR_PROTOCOL;
+        goto out;
+    }
+    rc = maint__json_validate(buf, len, MAINT_REQUEST_MAX, REQUEST_MAX_DEPTH, &why);
+    if (rc) {
+        *err_r = maint__sprintf("request rejected: %s (at most %d bytes of JSON, "
+                                "%d levels deep)", why, MAINT_REQUEST_MAX,
+                                REQUEST_MAX_DEPTH);
+        goto out;
+    }
+    root = parse_tree(buf, len);
+    if (!root) {
+        *err_r = strdup("request rejected: not well-formed JSON");
+        rc = MAINT_ERROR_PROTOCOL;
+        goto out;
+    }
+    if (!YAJL_IS_OBJECT(root)) {
+        *err_r = strdup("request rejected: a request is a JSON object");
+        rc = MAINT_ERROR_PROTOCOL;
+        goto out;
+    }
+    for (i = 0; i < root->u.object.len; i++) {
+        const char *k = root->u.object.keys[i];
+        yajl_val v = root->u.object.values[i];
+
+        if (!strcmp(k, "op") && !op) {
+            op = v;
+        } else if (!strcmp(k, "args") && !args) {
+            args = v;
+        } else {
+            *err_r = maint__sprintf("request rejected: unexpected field '%.32s'", k);
+            rc = MAINT_ERROR_PROTOCOL;
+            goto out;
+        }
+    }
+    if (!op) {
+        *err_r = strdup("request rejected: missing field 'op'");
+        rc = MAINT_ERROR_PROTOCOL;
+        goto out;
+    }
+    if (!YAJL_IS_STRING(op) || !op_valid(op->u.string)) {
+        *err_r = strdup("request rejected: 'op' must be a string of 1-32 "
+                        "characters [a-z0-9-] starting with a letter");
+        rc = MAINT_ERROR_PROTOCOL;
+        goto out;
+    }
+    strcpy(req_r->op, op->u.string);
+    if (args) {
+        maint__json *j;
+
+        if (!YAJL_IS_OBJECT(args)) {
+            *err_r = strdup("request rejected: 'args' must be a JSON object");
+            rc = MAINT_ERROR_PROTOCOL;
+            goto out;
+        }
+        j = maint__json_new();
+        if (!j) {
+            rc = MAINT_ERROR_NOMEM;
+            goto out;
+        }
+        gen_tree(j, args);
+        req_r->args_json = maint__json_finish(j);
+        if (!req_r->args_json) {
+            rc = MAINT_ERROR_NOMEM;
+            goto out;
+        }
+    }
+    rc = MAINT_OK;
+
+out:
+    if (rc && !*err_r)
+        *err_r = strdup(maint_strerror(rc));
+    if (rc)
+        maint__request_dispose(req_r);
+    yajl_tree_free(root);
+    return rc;
+}
+
+char *maint__request_format(const char *op, const char *args_json)
+{
+    maint__json *j = maint__json_new();
+
+    if (!j)
+        return NULL;
+    maint__json_map_open(j);
+    maint__json_key(j, "op");
+    maint__json_string(j, op);
+    if (args_json) {
+        maint__json_key(j, "args");
+        maint__json_raw(j, args_json);
+    }
+    maint__json_map_close(j);
+    return maint__json_finish(j);
+}
+
+char *maint__response_format_ok(const char *result_json)
+{
+    maint__json *j = maint__json_new();
+
+    if (!j)
+        return NULL;
+    maint__json_map_open(j);
+    maint__json_key(j, "status");
+    maint__json_string(j, "ok");
+    maint__json_key(j, "result");
+    maint__json_raw(j, result_json ? result_json : "{}");
+    maint__json_map_close(j);
+    return maint__json_finish(j);
+}
+
+char *maint__response_format_error(const char *op, const char *error)
+{
+    maint__json *j = maint__json_new();
+
+    if (!j)
+        return NULL;
+    maint__json_map_open(j);
+    maint__json_key(j, "status");
+    maint__json_string(j, "error");
+    if (op) {
+        maint__json_key(j, "op");
+        maint__json_string(j, op);
+    }
+    maint__json_key(j, "error");
+    maint__json_string(j, error);
+    maint__json_map_close(j);
+    return maint__json_finish(j);
+}
+
+int maint__response_parse(const char *buf, size_t len, char **result_r,
+                          char **error_r)
+{
+    static const char *status_path[] = { "status", NULL };
+    static const char *result_path[] = { "result", NULL };
+    static const char *error_path[] = { "error", NULL };
+    yajl_val root, status, v;
+    maint__json *j;
+    int rc = MAINT_ERROR_PROTOCOL;
+
+    *result_r = NULL;
+    *error_r = NULL;
+    root = parse_tree(buf, len);
+    if (!root || !YAJL_IS_OBJECT(root))
+        goto out;
+    status = yajl_tree_get(root, status_path, yajl_t_string);
+    if (!status)
+        goto out;
+    if (!strcmp(status->u.string, "ok")) {
+        v = yajl_tree_get(root, result_path, yajl_t_any);
+        j = maint__json_new();
+        if (!j) {
+            rc = MAINT_ERROR_NOMEM;
+            goto out;
+        }
+        if (v)
+            gen_tree(j, v);
+        else
+            maint__json_null(j);
+        *result_r = maint__json_finish(j);
+        rc = *result_r ? MAINT_OK : MAINT_ERROR_NOMEM;
+    } else if (!strcmp(status->u.string, "error")) {
+        v = yajl_tree_get(root, error_path, yajl_t_string);
+        *error_r = strdup(v ? v->u.string : "(no error text)");
+        rc = *error_r ? MAINT_ERROR_REMOTE : MAINT_ERROR_NOMEM;
+    }
+out:
+    yajl_tree_free(root);
+    return rc;
+}
+
+/* ---- Reading and writing responses in xenstore --------------------------- */
+
+int maint__response_write(maint__port *port, xentoollog_logger *lg,
+                          uint32_t domid, const char *id, const char *value)
+{
+    size_t len = strlen(value);
+    unsigned parts, i;
+    uint32_t txn = MAINT__XS_NO_TXN;
+    char *path = NULL, *head = NULL;
+    int rc = MAINT_ERROR_XENSTORE, attempt;
+
+    path = maint__sprintf(MAINT_XS_RESPONSE_FMT, domid, id);
+    if (!path)
+        return MAINT_ERROR_NOMEM;
+    if (len <= MAINT_XS_CHUNK) {
+        if (port->ops->xs_write(port->priv, txn, path, value, (unsigned)len) < 0) {
+            LOGED(lg, ERROR, domid, "cannot write %s", path);
+            goto out;
+        }
+        rc = MAINT_OK;
+        goto out;
+    }
+    /* Too big for one value: parts as children, then the head, atomically. */
+    parts = (unsigned)((len + MAINT_XS_CHUNK - 1) / MAINT_XS_CHUNK);
+    head = maint__sprintf("{\"parts\":%u}", parts);
+    if (!head) {
+        rc = MAINT_ERROR_NOMEM;
+        goto out;
+    }
+    for (attempt = 0; attempt < 8; attempt++) {
+        bool ok = true;
+
+        if (port->ops->xs_txn_start(port->priv, &txn) < 0) {
+            LOGED(lg, ERROR, domid, "cannot start a transaction");
+            goto out;
+        }
+        for (i = 0; i < parts && ok; i++) {
+            char *p = maint__sprintf(MAINT_XS_RESPONSE_PART_FMT, domid, id, i);
+            size_t off = (size_t)i * MAINT_XS_CHUNK;
+            size_t n = len - off < MAINT_XS_CHUNK ? len - off : MAINT_XS_CHUNK;
+
+            ok = p && port->ops->xs_write(port->priv, txn, p, value + off,
+                                          (unsigned)n) == 0;
+            free(p);
+        }
+        if (ok)
+            ok = port->ops->xs_write(port->priv, txn, path, head,
+                                     (unsigned)strlen(head)) == 0;
+        if (!ok) {
+            LOGED(lg, ERROR, domid, "cannot write %s", path);
+            port->ops->xs_txn_end(port->priv, txn, true);
+            goto out;
+        }
+        if (port->ops->xs_txn_end(port->priv, txn, false) == 0) {
+            rc = MAINT_OK;
+            goto out;
+        }
+        if (errno != EAGAIN) {
+            LOGED(lg, ERROR, domid, "cannot commit %s", path);
+            goto out;
+        }
+    }
+    LOGD(lg, ERROR, domid, "transaction for %s kept conflicting", path);
+out:
+    free(head);
+    free(path);
+    return rc;
+}
+
+int maint__response_read(maint__port *port, uint32_t domid, const char *id,
+                         char **value_r)
+{
+    static const char *parts_path[] = { "parts", NULL };
+    char *path, *val, *out = NULL;
+    unsigned len, i, parts;
+    size_t used = 0;
+    yajl_val root, v;
+    int rc = MAINT_ERROR_NOENT;
+
+    *value_r = NULL;
+    path = maint__sprintf(MAINT_XS_RESPONSE_FMT, domid, id);
+    if (!path)
+        return MAINT_ERROR_NOMEM;
+    val = port->ops->xs_read(port->priv, MAINT__XS_NO_TXN, path, &len);
+    free(path);
+    if (!val || len == 0) {
+        free(val);
+        return MAINT_ERROR_NOENT;
+    }
+    if (strncmp(val, "{\"parts\":", 9)) {
+        *value_r = val;
+        return MAINT_OK;
+    }
+    root = parse_tree(val, len);
+    free(val);
+    v = root ? yajl_tree_get(root, parts_path, yajl_t_number) : NULL;
+    if (!v || !YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) <= 0 ||
+        YAJL_GET_INTEGER(v) > 4096) {
+        rc = MAINT_ERROR_PROTOCOL;
+        goto out;
+    }
+    parts = (unsigned)YAJL_GET_INTEGER(v);
+    out = malloc((size_t)parts * MAINT_XS_CHUNK + 1);
+    if (!out) {
+        rc = MAINT_ERROR_NOMEM;
+        goto out;
+    }
+    for (i = 0; i < parts; i++) {
+        char *p = maint__sprintf(MAINT_XS_RESPONSE_PART_FMT, domid, id, i);
+        char *chunk = p ? port->ops->xs_read(port->priv, MAINT__XS_NO_TXN, p, &len) : NULL;
+
+        free(p);
+        if (!chunk || len > MAINT_XS_CHUNK) {
+            free(chunk);
+            rc = MAINT_ERROR_PROTOCOL;
+            goto out;
+        }
+        memcpy(out + used, chunk, len);
+        used += len;
+        free(chunk);
+    }
+    out[used] = '\0';
+    *value_r = out;
+    out = NULL;
+    rc = MAINT_OK;
+out:
+    free(out);
+    yajl_tree_free(root);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/*
+ * Every xenstore path the project reads or writes.  The notation, owners and
+ * permissions are documented in xenstore-schema/xenstore-paths.md; the test
+ * tests/check-schema.sh fails when a path used here is missing there.
+ *
+ * %u is a domid, %s a request id.
+ */
+#ifndef MAINT_SCHEMA_H
+#define MAINT_SCHEMA_H
+
+#define MAINT_XS_DOMAINS          "/local/domain"
+#define MAINT_XS_DOMAIN_FMT       "/local/domain/%u"
+#define MAINT_XS_ROOT_FMT         "/local/domain/%u/xmaint"
+#define MAINT_XS_HOST_FMT         "/local/domain/%u/xmaint/host"
+#define MAINT_XS_HOST_ID_FMT      "/local/domain/%u/xmaint/host/id"
+#define MAINT_XS_HOST_CPU_FMT     "/local/domain/%u/xmaint/host/cpu-signature"
+#define MAINT_XS_REQUEST_DIR_FMT  "/local/domain/%u/xmaint/request"
+#define MAINT_XS_REQUEST_FMT      "/local/domain/%u/xmaint/request/%s"
+#define MAINT_XS_RESPONSE_DIR_FMT "/local/domain/%u/xmaint/response"
+#define MAINT_XS_RESPONSE_FMT     "/local/domain/%u/xmaint/response/%s"
+#define MAINT_XS_RESPONSE_PART_FMT "/local/domain/%u/xmaint/response/%s/%u"
+#define MAINT_XS_DAEMON           "/local/domain/0/xmaint/daemon"
+#define MAINT_XS_DAEMON_PID       "/local/domain/0/xmaint/daemon/pid"
+#define MAINT_XS_DAEMON_VERSION   "/local/domain/0/xmaint/daemon/version"
+#define MAINT_XS_DAEMON_STATE     "/local/domain/0/xmaint/daemon/state"
+
+/* Special watch paths fired by xenstored. */
+#define MAINT_XS_INTRODUCE        "@introduceDomain"
+#define MAINT_XS_RELEASE          "@releaseDomain"
+
+/* Limits the daemon enforces on what a domain writes (see the schema). */
+#define MAINT_XS_MAX_PENDING      32   /* requests handled per domain per pass */
+#define MAINT_XS_MAX_RESPONSES    64   /* responses kept per domain */
+#define MAINT_XS_CHUNK            3072 /* bytes of one response part */
+
+#endif /* MAINT_SCHEMA_H */

@@ -1,0 +1,69 @@
+/* Logging, error strings and small helpers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+MAINT_EXPORT const char *maint_strerror(int rc)
+{
+    switch (rc) {
+    case MAINT_OK: return "success";
+    case MAINT_ERROR_FAIL: return "operation failed";
+    case MAINT_ERROR_INVAL: return "invalid argument";
+    case MAINT_ERROR_NOMEM: return "out of memory";
+    case MAINT_ERROR_NOENT: return "no such object";
+    case MAINT_ERROR_XENSTORE: return "xenstore access failed";
+    case MAINT_ERROR_HYPERVISOR: return "hypervisor call failed";
+    case MAINT_ERROR_TOOBIG: return "too large";
+    case MAINT_ERROR_PERM: return "permission denied";
+    case MAINT_ERROR_BUSY: return "busy";
+    case MAINT_ERROR_TIMEOUT: return "timed out";
+    case MAINT_ERROR_PROTOCOL: return "protocol error";
+    case MAINT_ERROR_REMOTE: return "the daemon reported an error";
+    case MAINT_ERROR_UNAVAILABLE: return "hypervisor not available";
+    default: return "unknown error";
+    }
+}
+
+MAINT_EXPORT const char *maint_version(void)
+{
+    return PACKAGE_VERSION;
+}
+
+void maint__log(xentoollog_logger *lg, xentoollog_level lvl, int errnoval,
+                const char *file, int line, const char *func, long domid,
+                const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    int saved = errno;
+
+    if (!lg) {
+        errno = saved;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (domid >= 0)
+        xtl_log(lg, lvl, errnoval, "libmaint", "%s:%d:%s: d%ld: %s",
+                file, line, func, domid, msg);
+    else
+        xtl_log(lg, lvl, errnoval, "libmaint", "%s:%d:%s: %s",
+                file, line, func, msg);
+    errno = saved;
+}
+
+char *maint__sprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    int r;
+
+    va_start(ap, fmt);
+    r = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return r < 0 ? NULL : s;
+}

@@ -1,0 +1,221 @@
+# lib.sh - sourced by xenhost scenarios inside dom0 (bash).  See README.md.
+#
+#   xh_logs FILE...              tail these files when a step fails
+#   xh_step NAME CMD [ARG]...    run one step; prints "XH-STEP <scenario> NAME PASS|FAIL"
+#   xh_wait_for TIMEOUT CMD...   poll CMD every 0.5 s until it succeeds
+#   xh_guest_create NAME TYPE MEM_MB [CFG-LINE]...   (TYPE pv|pvh|hvm) create + wait
+#   xh_guest_start / xh_guest_wait_up NAME [TIMEOUT]  the two halves of it
+#   xh_guest_exec NAME CMD       run a shell command in a pv/pvh test guest
+#   xh_guest_console NAME        path of the guest's console log
+#   xh_guest_destroy NAME        xl destroy and wait until it is gone
+
+XH_SCENARIO=${XH_SCENARIO:-$(basename "$0" .sh)}
+XH_STEP_TIMEOUT=${XH_STEP_TIMEOUT:-300}
+XH_GUEST_TIMEOUT=${XH_GUEST_TIMEOUT:-120}
+XH_HVM_GUEST_TIMEOUT=${XH_HVM_GUEST_TIMEOUT:-240}
+XH_GUEST_KERNEL=${XH_GUEST_KERNEL:-/usr/share/xenhost/guest/vmlinuz}
+XH_GUEST_RAMDISK=${XH_GUEST_RAMDISK:-/usr/share/xenhost/guest/initrd.img}
+XH_CFG_DIR=/etc/xen/xh
+XH_LOGS=()
+
+xh_logs() { XH_LOGS+=("$@"); }
+
+xh__now() { cut -d' ' -f1 /proc/uptime; }
+
+# xh_step NAME CMD [ARG]...: run CMD (a command or a shell function) in a
+# subshell with "set -eo pipefail", its output captured, killed with its
+# children after XH_STEP_TIMEOUT seconds.  Variables it sets do not reach the
+# scenario.  On failure: the marker, the output, the registered logs' tails,
+# and the scenario exits 1 (later steps are skipped).
+xh_step() {
+	local name=$1
+	shift
+	case "$name" in *[[:space:]]* | "") echo "xh_step: bad step name '$name'" >&2; exit 2 ;; esac
+	local out t0 t1 rc pid wd opts=$-
+	out=$(mktemp /tmp/xh-step.XXXXXX)
+	t0=$(xh__now)
+	set +e
+	set -m # own process groups, so a timeout kills the step's children too
+	(
+		set -eo pipefail
+		"$@"
+	) >"$out" 2>&1 </dev/null &
+	pid=$!
+	(
+		sleep "$XH_STEP_TIMEOUT"
+		echo "xh_step: timed out after ${XH_STEP_TIMEOUT}s" >>"$out"
+		kill -KILL -- "-$pid"
+	) >/dev/null 2>&1 &
+	wd=$!
+	set +m
+	wait "$pid"
+	rc=$?
+	kill -KILL -- "-$wd" 2>/dev/null
+	wait "$wd" 2>/dev/null
+	[[ $opts == *e* ]] && set -e
+	t1=$(xh__now)
+	local secs
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	if [ "$rc" = 0 ]; then
+		echo "XH-STEP $XH_SCENARIO $name PASS (${secs}s)"
+		[ "${XH_VERBOSE:-0}" = 1 ] && sed "s/^/XH-OUT $XH_SCENARIO $name | /" "$out"
+		rm -f "$out"
+		return 0
+	fi
+	echo "XH-STEP $XH_SCENARIO $name FAIL (exit $rc, ${secs}s)"
+	local p="XH-OUT $XH_SCENARIO $name |"
+	echo "$p \$ $*"
+	tail -n 200 "$out" | sed "s/^/$p /"
+	local f
+	for f in "${XH_LOGS[@]}"; do
+		if [ -f "$f" ]; then
+			echo "$p --- last lines of $f ---"
+			tail -n 40 "$f" | tr -d '\r' | sed "s/^/$p /"
+		else
+			echo "$p --- $f: no such file ---"
+		fi
+	done
+	echo "$p --- xl list ---"
+	xl list 2>&1 | sed "s/^/$p /"
+	rm -f "$out"
+	: >"/tmp/xh-failed-$XH_SCENARIO"
+	exit 1
+}
+
+# xh_wait_for TIMEOUT CMD [ARG]...: 0 when CMD succeeds within TIMEOUT seconds.
+xh_wait_for() {
+	local timeout=$1 end
+	shift
+	end=$(($(date +%s) + timeout))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		if [ "$(date +%s)" -ge "$end" ]; then
+			echo "xh_wait_for: '$*' still failing after ${timeout}s" >&2
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+xh_guest_console() {
+	if [ -f "$XH_CFG_DIR/$1.hvm" ]; then
+		echo "/var/log/xen/console/$1.serial"
+	else
+		echo "/var/log/xen/console/guest-$1.log"
+	fi
+}
+
+# xh_guest_cfg NAME TYPE MEM_MB [CFG-LINE]...: write $XH_CFG_DIR/NAME.cfg, print its path.
+xh_guest_cfg() {
+	local name=$1 type=$2 mem=$3 cfg
+	shift 3
+	mkdir -p "$XH_CFG_DIR"
+	cfg=$XH_CFG_DIR/$name.cfg
+	rm -f "$XH_CFG_DIR/$name.hvm"
+	{
+		echo "name = \"$name\""
+		echo "type = \"$type\""
+		echo "memory = $mem"
+		echo "vcpus = 1"
+		echo "kernel = \"$XH_GUEST_KERNEL\""
+		echo "ramdisk = \"$XH_GUEST_RAMDISK\""
+		echo "on_crash = \"destroy\""
+		echo "on_reboot = \"destroy\""
+		case "$type" in
+		pv | pvh)
+			echo "extra = \"console=hvc0 quiet xh_name=$name\""
+			;;
+		hvm)
+			echo "extra = \"console=ttyS0 quiet xen_emul_unplug=never xh_name=$name\""
+			echo "device_model_version = \"qemu-xen\""
+			echo "serial = \"file:/var/log/xen/console/$name.serial\""
+			echo "vnc = 0"
+			echo "sdl = 0"
+			;;
+		*)
+			echo "xh_guest_cfg: type must be pv, pvh or hvm, not '$type'" >&2
+			return 2
+			;;
+		esac
+		local l
+		for l in "$@"; do echo "$l"; done
+	} >"$cfg"
+	[ "$type" = hvm ] && : >"$XH_CFG_DIR/$name.hvm"
+	echo "$cfg"
+}
+
+# xh_guest_start NAME TYPE MEM_MB [CFG-LINE]...: write the config and xl create.
+xh_guest_start() {
+	local name=$1 cfg
+	cfg=$(xh_guest_cfg "$@") || return
+	rm -f "$(xh_guest_console "$name")"
+	xl create "$cfg" || {
+		echo "xh_guest_start: xl create $cfg failed; config:" >&2
+		sed 's/^/  /' "$cfg" >&2
+		return 1
+	}
+}
+
+# xh_guest_wait_up NAME [TIMEOUT]: wait for "XMAINT-GUEST-UP NAME" on its console.
+xh_guest_wait_up() {
+	local name=$1 timeout=${2:-} log
+	log=$(xh_guest_console "$name")
+	if [ -z "$timeout" ]; then
+		if [ -f "$XH_CFG_DIR/$name.hvm" ]; then timeout=$XH_HVM_GUEST_TIMEOUT; else timeout=$XH_GUEST_TIMEOUT; fi
+	fi
+	local t0
+	t0=$(xh__now)
+	if xh_wait_for "$timeout" grep -q "XMAINT-GUEST-UP $name" "$log"; then
+		echo "guest $name up after $(awk -v a="$t0" -v b="$(xh__now)" 'BEGIN { printf "%.1f", b - a }')s"
+		return 0
+	fi
+	echo "xh_guest_wait_up: no 'XMAINT-GUEST-UP $name' within ${timeout}s; console $log:" >&2
+	tail -n 30 "$log" 2>&1 | tr -d '\r' | sed 's/^/  | /' >&2
+	echo "xl list:" >&2
+	xl list >&2 2>&1
+	echo "xl dmesg (tail):" >&2
+	xl dmesg 2>&1 | tail -n 20 | sed 's/^/  | /' >&2
+	return 1
+}
+
+# xh_guest_create NAME TYPE MEM_MB [CFG-LINE]...
+xh_guest_create() {
+	xh_guest_start "$@" && xh_guest_wait_up "$1"
+}
+
+# xh_guest_destroy NAME: destroy and wait until xl no longer knows it.
+xh_guest_destroy() {
+	local name=$1
+	xl destroy "$name" || return
+	xh_wait_for 30 bash -c "! xl domid '$name'"
+}
+
+# xh_guest_exec NAME CMD [TIMEOUT]: run CMD (sh, in the guest) through the
+# guest's console; prints its output, returns its exit status.  pv/pvh only;
+# CMD is at most ~3000 bytes.
+xh_guest_exec() {
+	local name=$1 cmd=$2 timeout=${3:-60} domid tty log id b64 size
+	[ -f "$XH_CFG_DIR/$name.hvm" ] && { echo "xh_guest_exec: not for HVM guests" >&2; return 2; }
+	domid=$(xl domid "$name") || return
+	tty=$(xenstore-read "/local/domain/$domid/console/tty") || { echo "xh_guest_exec: no console tty for $name" >&2; return 1; }
+	log=$(xh_guest_console "$name")
+	id=$$-$RANDOM$RANDOM
+	b64=$(printf '%s\n' "$cmd" | base64 | tr -d '\n')
+	size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+	printf 'XHX %s %s\n' "$id" "$b64" >"$tty" || return
+	local end=$(($(date +%s) + timeout)) text
+	while :; do
+		text=$(tail -c +"$((size + 1))" "$log" | tr -d '\r')
+		if grep -q "^XH-GX-$id-RC=" <<<"$text"; then break; fi
+		if [ "$(date +%s)" -ge "$end" ]; then
+			echo "xh_guest_exec: no answer from $name within ${timeout}s" >&2
+			return 124
+		fi
+		sleep 0.3
+	done
+	awk -v b="XH-GX-$id-BEGIN" -v e="XH-GX-$id-RC=" '
+		index($0, e) == 1 { exit }
+		on { print }
+		$0 == b { on = 1 }' <<<"$text"
+	return "$(sed -n "s/^XH-GX-$id-RC=//p" <<<"$text" | head -n1)"
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# test-xsd-run.sh - xsd-run.sh starts a working xenstored and stops it.
+# Run by "make check" (top_srcdir, top_builddir, XENSTORED in the environment).
+
+set -u
+helper=${top_srcdir:-$(dirname "$0")/../..}/tests/xsd/xsd-run.sh
+
+command -v xenstore-read >/dev/null 2>&1 || {
+	echo "SKIP: xenstore-read (Debian package xenstore-utils) is not installed"
+	exit 77
+}
+out=$(sh "$helper" start) || exit $?
+eval "$out"
+export XENSTORED_PATH
+fail=0
+check() {
+	if "$@"; then echo "ok: $*"; else echo "FAILED: $*"; fail=1; fi
+}
+
+check test -S "$XENSTORED_PATH"
+check test "$XENSTORED_PATH" = "$XSD_DIR/socket"
+check xenstore-write -s /test/shell hello
+check test "$(xenstore-read -s /test/shell)" = hello
+pid=$(cat "$XSD_DIR/pid")
+check kill -0 "$pid"
+
+sh "$helper" stop "$XSD_DIR"
+check test ! -e "$XSD_DIR"
+check test ! -e "/proc/$pid"
+check sh "$helper" stop "$XSD_DIR"            # idempotent
+
+[ "$fail" = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
+exit "$fail"

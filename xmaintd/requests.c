@@ -1,0 +1,301 @@
+/*
+ * Serving xenstore requests.  A request is one value a domain writes under
+ * its own request directory; it is hostile input until parsed.  The answer
+ * goes to the same domain's response directory, never anywhere else.
+ */
+#define G_LOG_DOMAIN "xmaintd-requests"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmaintd.h"
+#include "schema.h"
+
+typedef struct xmd_op {
+    const char *name;
+    bool dom0_only;
+    /* Returns a MAINT_* code; on success *result_r is JSON (g_free), on
+     * failure *error_r is text for the requester (g_free). */
+    int (*run)(xmd *d, xmd_domain *dom, const char *args_json,
+               char **result_r, char **error_r);
+} xmd_op;
+
+static int op_ping(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                   char **error_r)
+{
+    maint__json *j = maint__json_new();
+    char *out;
+
+    maint__json_map_open(j);
+    maint__json_key(j, "pong");
+    maint__json_bool(j, true);
+    maint__json_key(j, "version");
+    maint__json_string(j, PACKAGE_VERSION);
+    maint__json_key(j, "domid");
+    maint__json_uint(j, dom->domid);
+    maint__json_key(j, "host_id");
+    maint__json_string(j, d->host_id);
+    maint__json_map_close(j);
+    out = maint__json_finish(j);
+    if (!out)
+        return MAINT_ERROR_NOMEM;
+    *result_r = g_strdup(out);
+    free(out);
+    return MAINT_OK;
+}
+
+static int no_hypervisor(char **error_r)
+{
+    *error_r = g_strdup("the hypervisor is not available to xmaintd");
+    return MAINT_ERROR_UNAVAILABLE;
+}
+
+static int op_list(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                   char **error_r)
+{
+    char *json = NULL;
+    int rc;
+
+    if (!d->lx)
+        return no_hypervisor(error_r);
+    rc = maint__domain_list_json(&d->ctx->port, &json);
+    if (rc) {
+        *error_r = g_strdup_printf("cannot list domains: %s", maint_strerror(rc));
+        return rc;
+    }
+    *result_r = g_strdup(json);
+    free(json);
+    return MAINT_OK;
+}
+
+static int op_host_info(xmd *d, xmd_domain *dom, const char *args,
+                        char **result_r, char **error_r)
+{
+    maint_host_info info;
+    char *json;
+    int rc;
+
+    if (dom->domid != 0) {
+        /* A guest learns the identity it may compare, nothing more. */
+        maint__json *j = maint__json_new();
+
+        maint__json_map_open(j);
+        maint__json_key(j, "host_id");
+        maint__json_string(j, d->host_id);
+        maint__json_key(j, "cpu_signature");
+        maint__json_string(j, d->cpu_signature);
+        maint__json_map_close(j);
+        json = maint__json_finish(j);
+        if (!json)
+            return MAINT_ERROR_NOMEM;
+        *result_r = g_strdup(json);
+        free(json);
+        return MAINT_OK;
+    }
+    if (!d->lx)
+        return no_hypervisor(error_r);
+    rc = maint_host_info_get(d->ctx, &info);
+    if (rc) {
+        *error_r = g_strdup_printf("cannot read host information: %s",
+                                   maint_strerror(rc));
+        return rc;
+    }
+    json = maint_host_info_to_json(&info);
+    maint_host_info_dispose(&info);
+    if (!json)
+        return MAINT_ERROR_NOMEM;
+    *result_r = g_strdup(json);
+    free(json);
+    return MAINT_OK;
+}
+
+static const xmd_op ops[] = {
+    { "ping", false, op_ping },
+    { "list", true, op_list },
+    { "host-info", false, op_host_info },
+};
+
+static const xmd_op *find_op(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(ops); i++)
+        if (!strcmp(ops[i].name, name))
+            return &ops[i];
+    return NULL;
+}
+
+static char *known_ops(void)
+{
+    GString *s = g_string_new(NULL);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(ops); i++)
+        g_string_append_printf(s, "%s%s", i ? ", " : "", ops[i].name);
+    return g_string_free(s, FALSE);
+}
+
+/* Keep each domain's response directory bounded. */
+static void responses_gc(xmd *d, xmd_domain *dom)
+{
+    maint__port *port = &d->ctx->port;
+    g_autofree char *dir = g_strdup_printf(MAINT_XS_RESPONSE_DIR_FMT, dom->domid);
+    char **names = NULL;
+    unsigned nr = 0, i;
+
+    if (port->ops->xs_directory(port->priv, MAINT__XS_NO_TXN, dir, &names, &nr) < 0)
+        return;
+    /* xenstored lists children oldest first. */
+    for (i = 0; i + MAINT_XS_MAX_RESPONSES < nr; i++) {
+        g_autofree char *p = g_strdup_printf("%s/%s", dir, names[i]);
+
+        port->ops->xs_rm(port->priv, MAINT__XS_NO_TXN, p);
+    }
+    if (nr > MAINT_XS_MAX_RESPONSES)
+        g_info("d%u (%s): dropped %u unread responses", dom->domid,
+               xmd_domain_label(dom), nr - MAINT_XS_MAX_RESPONSES);
+    free(names);
+}
+
+static void respond(xmd *d, xmd_domain *dom, const char *id, const char *value)
+{
+    if (maint__response_write(&d->ctx->port, d->xtl, dom->domid, id, value))
+        g_warning("d%u (%s): cannot answer request %s", dom->domid,
+                  xmd_domain_label(dom), id);
+    if (++dom->responses_since_gc >= 16) {
+        dom->responses_since_gc = 0;
+        responses_gc(d, dom);
+    }
+}
+
+static void respond_error(xmd *d, xmd_domain *dom, const char *id,
+                          const char *op, const char *error)
+{
+    char *v = maint__response_format_error(op, error);
+
+    g_message("d%u (%s): request %s%s%s refused: %s", dom->domid,
+              xmd_domain_label(dom), id, op ? " " : "", op ? op : "", error);
+    if (v)
+        respond(d, dom, id, v);
+    free(v);
+}
+
+static void remove_request(xmd *d, xmd_domain *dom, const char *id)
+{
+    maint__port *port = &d->ctx->port;
+    g_autofree char *path = g_strdup_printf(MAINT_XS_REQUEST_FMT, dom->domid, id);
+
+    /* Our own removal fires the watch again: remember to ignore it. */
+    g_hash_table_add(dom->removed, g_strdup(id));
+    if (port->ops->xs_rm(port->priv, MAINT__XS_NO_TXN, path) < 0 && errno != ENOENT) {
+        g_hash_table_remove(dom->removed, id);
+        g_warning("d%u (%s): cannot remove %s: %s", dom->domid,
+                  xmd_domain_label(dom), path, g_strerror(errno));
+    }
+}
+
+static void handle(xmd *d, xmd_domain *dom, const char *id)
+{
+    maint__port *port = &d->ctx->port;
+    g_autofree char *path = NULL;
+    g_autofree char *result = NULL, *error = NULL;
+    maint__request req;
+    const xmd_op *op;
+    char *value, *perr = NULL;
+    unsigned len = 0;
+    int rc;
+
+    if (!maint__request_id_valid(id)) {
+        /* No answer can be addressed to it: drop it, say so once. */
+        g_message("d%u (%s): dropped a request with an invalid id (%zu bytes)",
+                  dom->domid, xmd_domain_label(dom), strlen(id));
+        path = g_strdup_printf(MAINT_XS_REQUEST_DIR_FMT "/%s", dom->domid, id);
+        port->ops->xs_rm(port->priv, MAINT__XS_NO_TXN, path);
+        return;
+    }
+    path = g_strdup_printf(MAINT_XS_REQUEST_FMT, dom->domid, id);
+    value = port->ops->xs_read(port->priv, MAINT__XS_NO_TXN, path, &len);
+    if (!value)
+        return;                 /* withdrawn, or already served */
+
+    rc = maint__request_parse(value, len, &req, &perr);
+    free(value);
+    if (rc) {
+        respond_error(d, dom, id, NULL, perr ? perr : maint_strerror(rc));
+        free(perr);
+        remove_request(d, dom, id);
+        return;
+    }
+    op = find_op(req.op);
+    if (!op) {
+        g_autofree char *known = known_ops();
+        g_autofree char *msg = g_strdup_printf("unknown operation '%s' (known: %s)",
+                                               req.op, known);
+        respond_error(d, dom, id, req.op, msg);
+    } else if (op->dom0_only && dom->domid != 0) {
+        g_autofree char *msg = g_strdup_printf("operation '%s' is only for dom0",
+                                               req.op);
+        respond_error(d, dom, id, req.op, msg);
+    } else if (req.args_json && strcmp(req.args_json, "{}")) {
+        g_autofree char *msg = g_strdup_printf("operation '%s' takes no arguments",
+                                               req.op);
+        respond_error(d, dom, id, req.op, msg);
+    } else {
+        rc = op->run(d, dom, req.args_json, &result, &error);
+        if (rc) {
+            respond_error(d, dom, id, req.op, error ? error : maint_strerror(rc));
+        } else {
+            char *v = maint__response_format_ok(result);
+
+            if (v)
+                respond(d, dom, id, v);
+            free(v);
+            d->requests_served++;
+            g_debug("d%u (%s): served %s (%s)", dom->domid, xmd_domain_label(dom),
+                    req.op, id);
+        }
+    }
+    maint__request_dispose(&req);
+    remove_request(d, dom, id);
+}
+
+void xmd_request_event(xmd *d, xmd_domain *dom, const char *id)
+{
+    if (g_hash_table_remove(dom->removed, id))
+        return;                 /* the echo of our own removal */
+    handle(d, dom, id);
+}
+
+static gboolean rescan_idle(gpointer data);
+
+void xmd_requests_scan(xmd *d, xmd_domain *dom)
+{
+    maint__port *port = &d->ctx->port;
+    g_autofree char *dir = g_strdup_printf(MAINT_XS_REQUEST_DIR_FMT, dom->domid);
+    char **names = NULL;
+    unsigned nr = 0, i;
+
+    if (port->ops->xs_directory(port->priv, MAINT__XS_NO_TXN, dir, &names, &nr) < 0)
+        return;
+    g_hash_table_remove_all(dom->removed);
+    for (i = 0; i < nr && i < MAINT_XS_MAX_PENDING; i++)
+        handle(d, dom, names[i]);
+    free(names);
+    if (nr > MAINT_XS_MAX_PENDING) {
+        /* Serve the rest in later passes, so other domains get a turn. */
+        struct rescan { xmd *d; uint32_t domid; } *r = g_new(struct rescan, 1);
+
+        g_message("d%u (%s): %u requests pending; serving %u a pass",
+                  dom->domid, xmd_domain_label(dom), nr, MAINT_XS_MAX_PENDING);
+        r->d = d;
+        r->domid = dom->domid;
+        g_idle_add_full(G_PRIORITY_LOW, rescan_idle, r, g_free);
+    }
+}
+
+static gboolean rescan_idle(gpointer data)
+{
+    struct rescan { xmd *d; uint32_t domid; } *r = data;
+    xmd_domain *dom = r->d->domains ? xmd_domain_find(r->d, r->domid) : NULL;
+
+    if (dom)
+        xmd_requests_scan(r->d, dom);
+    return G_SOURCE_REMOVE;
+}
