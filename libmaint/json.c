@@ -94,8 +94,20 @@ char *maint__json_finish(maint__json *j)
 
 struct depth_state {
     unsigned depth, max_depth;
-    bool too_deep;
+    bool too_deep, has_nul;
 };
+
+/* Decoded strings and keys must not hide a NUL (\u0000) from C code. */
+static int v_string(void *ctx, const unsigned char *s, size_t len)
+{
+    struct depth_state *st = ctx;
+
+    if (memchr(s, '\0', len)) {
+        st->has_nul = true;
+        return 0;
+    }
+    return 1;
+}
 
 static int v_open(void *ctx)
 {
@@ -120,6 +132,8 @@ static int v_map_open(void *ctx) { return v_open(ctx); }
 static int v_array_open(void *ctx) { return v_open(ctx); }
 
 static const yajl_callbacks validate_callbacks = {
+    .yajl_string = v_string,
+    .yajl_map_key = v_string,
     .yajl_start_map = v_map_open,
     .yajl_end_map = v_close,
     .yajl_start_array = v_array_open,
@@ -151,7 +165,10 @@ int maint__json_validate(const char *text, size_t len, size_t max_len,
     s = yajl_parse(h, (const unsigned char *)text, len);
     if (s == yajl_status_ok)
         s = yajl_complete_parse(h);
-    if (st.too_deep) {
+    if (st.has_nul) {
+        *why_r = "a string contains a NUL character";
+        rc = MAINT_ERROR_PROTOCOL;
+    } else if (st.too_deep) {
         *why_r = "nested too deeply";
         rc = MAINT_ERROR_TOOBIG;
     } else if (s != yajl_status_ok) {

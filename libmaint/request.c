@@ -140,6 +140,10 @@ int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
             op = v;
         } else if (!strcmp(k, "args") && !args) {
             args = v;
+        } else if (!strcmp(k, "op") || !strcmp(k, "args")) {
+            *err_r = maint__sprintf("request rejected: duplicate field '%s'", k);
+            rc = MAINT_ERROR_PROTOCOL;
+            goto out;
         } else {
             *err_r = maint__sprintf("request rejected: unexpected field '%.32s'", k);
             rc = MAINT_ERROR_PROTOCOL;

@@ -22,6 +22,13 @@ die() { echo "xsd-run: $*" >&2; exit 1; }
 
 nap() { sleep 0.01 2>/dev/null || sleep 1; }
 
+# kill -0 also succeeds on a zombie nobody reaped yet: look at its state.
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	[ -r "/proc/$1/stat" ] || return 0
+	! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"
+}
+
 start() {
 	xenstored=${XENSTORED:-$(command -v xenstored 2>/dev/null || :)}
 	if [ -z "$xenstored" ] || [ ! -x "$xenstored" ]; then
@@ -49,7 +56,7 @@ start() {
 	# Ready when it answers a request on its own socket (-s: socket only).
 	tries=0
 	until XENSTORED_PATH=$dir/socket xenstore-exists -s / >/dev/null 2>&1; do
-		if ! kill -0 "$pid" 2>/dev/null || [ "$tries" -ge 1000 ]; then
+		if ! alive "$pid" || [ "$tries" -ge 1000 ]; then
 			cat "$dir/xenstored.log" >&2
 			kill -9 "$pid" 2>/dev/null
 			rm -rf "$dir"
@@ -73,7 +80,7 @@ stop() {
 		pid=$(cat "$dir/pid")
 		kill "$pid" 2>/dev/null
 		tries=0
-		while kill -0 "$pid" 2>/dev/null && [ "$tries" -lt 200 ]; do
+		while alive "$pid" && [ "$tries" -lt 200 ]; do
 			tries=$((tries + 1))
 			nap
 		done

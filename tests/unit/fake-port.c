@@ -1,0 +1,362 @@
+/*
+ * A test double of the port, for unit tests of pure logic only: xenstore is
+ * a hash table, watches fire through a pipe, the hypervisor is a list.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+struct fake_port {
+    GHashTable *store;           /* path -> value */
+    GList *watches;              /* struct watch* */
+    GQueue events;               /* maint__watch_event* */
+    int pipe[2];
+    GArray *domains;             /* maint_domain_info */
+    fake_write_hook hook;
+    void *hook_opaque;
+    bool in_hook;
+};
+
+struct watch {
+    char *path, *token;
+};
+
+static bool under(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return !strncmp(path, prefix, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+static void fire(fake_port *fp, const char *path)
+{
+    for (GList *l = fp->watches; l; l = l->next) {
+        struct watch *w = l->data;
+
+        if (under(path, w->path)) {
+            maint__watch_event *ev = g_new(maint__watch_event, 1);
+
+            ev->path = strdup(path);
+            ev->token = strdup(w->token);
+            g_queue_push_tail(&fp->events, ev);
+            if (write(fp->pipe[1], "x", 1) < 0)
+                abort();
+        }
+    }
+}
+
+static char *f_read(void *priv, uint32_t txn, const char *path, unsigned *len_r)
+{
+    fake_port *fp = priv;
+    const char *v = g_hash_table_lookup(fp->store, path);
+
+    if (!v) {
+        errno = ENOENT;
+        return NULL;
+    }
+    if (len_r)
+        *len_r = (unsigned)strlen(v);
+    return strdup(v);
+}
+
+static void ensure_parents(fake_port *fp, const char *path)
+{
+    char *p = g_strdup(path), *slash;
+
+    while ((slash = strrchr(p, '/')) && slash != p) {
+        *slash = '\0';
+        if (!g_hash_table_contains(fp->store, p))
+            g_hash_table_insert(fp->store, g_strdup(p), g_strdup(""));
+    }
+    g_free(p);
+}
+
+int fake_port_put(fake_port *fp, const char *path, const char *value)
+{
+    ensure_parents(fp, path);
+    g_hash_table_insert(fp->store, g_strdup(path), g_strdup(value));
+    fire(fp, path);
+    if (fp->hook && !fp->in_hook) {
+        fp->in_hook = true;
+        fp->hook(fp, path, value, fp->hook_opaque);
+        fp->in_hook = false;
+    }
+    return 0;
+}
+
+static int f_write(void *priv, uint32_t txn, const char *path, const char *val,
+                   unsigned len)
+{
+    g_autofree char *v = g_strndup(val, len);
+
+    return fake_port_put(priv, path, v);
+}
+
+static int f_mkdir(void *priv, uint32_t txn, const char *path)
+{
+    fake_port *fp = priv;
+
+    if (!g_hash_table_contains(fp->store, path))
+        return fake_port_put(fp, path, "");
+    return 0;
+}
+
+static int f_rm(void *priv, uint32_t txn, const char *path)
+{
+    fake_port *fp = priv;
+    GHashTableIter it;
+    gpointer key;
+    bool found = false;
+
+    g_hash_table_iter_init(&it, fp->store);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        if (under(key, path)) {
+            g_hash_table_iter_remove(&it);
+            found = true;
+        }
+    }
+    if (!found) {
+        errno = ENOENT;
+        return -1;
+    }
+    fire(fp, path);
+    return 0;
+}
+
+static int f_directory(void *priv, uint32_t txn, const char *path, char ***names_r,
+                       unsigned *nr_r)
+{
+    fake_port *fp = priv;
+    GPtrArray *names = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer key;
+    size_t n = strlen(path), total = 0;
+    char **out, *strings;
+
+    if (!g_hash_table_contains(fp->store, path)) {
+        g_ptr_array_free(names, TRUE);
+        errno = ENOENT;
+        return -1;
+    }
+    g_hash_table_iter_init(&it, fp->store);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        const char *k = key;
+        if (!strncmp(k, path, n) && k[n] == '/' && !strchr(k + n + 1, '/')) {
+            g_ptr_array_add(names, (gpointer)(k + n + 1));
+            total += strlen(k + n + 1) + 1;
+        }
+    }
+    /* One allocation, like libxenstore. */
+    out = malloc(names->len * sizeof(char *) + total + 1);
+    strings = (char *)(out + names->len);
+    for (unsigned i = 0; i < names->len; i++) {
+        strcpy(strings, names->pdata[i]);
+        out[i] = strings;
+        strings += strlen(strings) + 1;
+    }
+    *names_r = out;
+    *nr_r = names->len;
+    g_ptr_array_free(names, TRUE);
+    return 0;
+}
+
+static int f_set_perms(void *priv, uint32_t txn, const char *path,
+                       const maint__perm *perms, unsigned nr)
+{
+    fake_port *fp = priv;
+
+    if (!g_hash_table_contains(fp->store, path)) {
+        errno = ENOENT;
+        return -1;
+    }
+    return 0;
+}
+
+static int f_txn_start(void *priv, uint32_t *txn_r) { *txn_r = 1; return 0; }
+static int f_txn_end(void *priv, uint32_t txn, bool abort) { return 0; }
+
+static int f_watch(void *priv, const char *path, const char *token)
+{
+    fake_port *fp = priv;
+    struct watch *w = g_new(struct watch, 1);
+
+    w->path = g_strdup(path);
+    w->token = g_strdup(token);
+    fp->watches = g_list_append(fp->watches, w);
+    fire(fp, path);     /* xenstored fires a new watch once */
+    return 0;
+}
+
+static int f_unwatch(void *priv, const char *path, const char *token)
+{
+    fake_port *fp = priv;
+
+    for (GList *l = fp->watches; l; l = l->next) {
+        struct watch *w = l->data;
+        if (!strcmp(w->path, path) && !strcmp(w->token, token)) {
+            fp->watches = g_list_delete_link(fp->watches, l);
+            g_free(w->path);
+            g_free(w->token);
+            g_free(w);
+            return 0;
+        }
+    }
+    errno = ENOENT;
+    return -1;
+}
+
+static int f_fileno(void *priv)
+{
+    return ((fake_port *)priv)->pipe[0];
+}
+
+static int f_read_watch(void *priv, maint__watch_event *ev_r)
+{
+    fake_port *fp = priv;
+    maint__watch_event *ev = g_queue_pop_head(&fp->events);
+    char c;
+
+    if (!ev)
+        return 0;
+    if (read(fp->pipe[0], &c, 1) < 0)
+        abort();
+    *ev_r = *ev;
+    g_free(ev);
+    return 1;
+}
+
+static void copy_info(maint_domain_info *dst, const maint_domain_info *src)
+{
+    *dst = *src;
+    dst->name = src->name ? strdup(src->name) : NULL;
+}
+
+static int f_domain_list(void *priv, maint_domain_info **list_r, int *nr_r)
+{
+    fake_port *fp = priv;
+    maint_domain_info *list = calloc(fp->domains->len + 1, sizeof(*list));
+
+    for (unsigned i = 0; i < fp->domains->len; i++)
+        copy_info(&list[i], &g_array_index(fp->domains, maint_domain_info, i));
+    *list_r = list;
+    *nr_r = (int)fp->domains->len;
+    return MAINT_OK;
+}
+
+static int f_domain_info(void *priv, uint32_t domid, maint_domain_info *info_r)
+{
+    fake_port *fp = priv;
+
+    for (unsigned i = 0; i < fp->domains->len; i++) {
+        maint_domain_info *d = &g_array_index(fp->domains, maint_domain_info, i);
+        if (d->domid == domid) {
+            copy_info(info_r, d);
+            return MAINT_OK;
+        }
+    }
+    return MAINT_ERROR_NOENT;
+}
+
+static int f_host_info(void *priv, maint_host_info *info_r)
+{
+    return MAINT_ERROR_UNAVAILABLE;
+}
+
+static int f_domain_config_json(void *priv, uint32_t domid, char **json_r)
+{
+    return MAINT_ERROR_UNAVAILABLE;
+}
+
+static void f_close(void *priv)
+{
+    fake_port *fp = priv;
+    maint__watch_event *ev;
+
+    g_hash_table_destroy(fp->store);
+    while (fp->watches) {
+        struct watch *w = fp->watches->data;
+        g_free(w->path);
+        g_free(w->token);
+        g_free(w);
+        fp->watches = g_list_delete_link(fp->watches, fp->watches);
+    }
+    while ((ev = g_queue_pop_head(&fp->events))) {
+        free(ev->path);
+        free(ev->token);
+        g_free(ev);
+    }
+    for (unsigned i = 0; i < fp->domains->len; i++)
+        free(g_array_index(fp->domains, maint_domain_info, i).name);
+    g_array_free(fp->domains, TRUE);
+    close(fp->pipe[0]);
+    close(fp->pipe[1]);
+    g_free(fp);
+}
+
+static const maint__port_ops fake_ops = {
+    .xs_read = f_read, .xs_write = f_write, .xs_mkdir = f_mkdir, .xs_rm = f_rm,
+    .xs_directory = f_directory, .xs_set_perms = f_set_perms,
+    .xs_txn_start = f_txn_start, .xs_txn_end = f_txn_end,
+    .xs_watch = f_watch, .xs_unwatch = f_unwatch, .xs_fileno = f_fileno,
+    .xs_read_watch = f_read_watch, .domain_list = f_domain_list,
+    .domain_info = f_domain_info, .host_info = f_host_info,
+    .domain_config_json = f_domain_config_json, .close = f_close,
+};
+
+fake_port *fake_port_new(maint__port *port_r)
+{
+    fake_port *fp = g_new0(fake_port, 1);
+
+    fp->store = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_queue_init(&fp->events);
+    if (pipe2(fp->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+        abort();
+    fp->domains = g_array_new(FALSE, TRUE, sizeof(maint_domain_info));
+    port_r->ops = &fake_ops;
+    port_r->priv = fp;
+    return fp;
+}
+
+void fake_port_set_write_hook(fake_port *fp, fake_write_hook hook, void *opaque)
+{
+    fp->hook = hook;
+    fp->hook_opaque = opaque;
+}
+
+void fake_port_add_domain(fake_port *fp, const maint_domain_info *info)
+{
+    maint_domain_info copy;
+
+    copy_info(&copy, info);
+    g_array_append_val(fp->domains, copy);
+}
+
+const char *fake_port_get(fake_port *fp, const char *path)
+{
+    return g_hash_table_lookup(fp->store, path);
+}
+
+unsigned fake_port_count_prefix(fake_port *fp, const char *prefix)
+{
+    GHashTableIter it;
+    gpointer key;
+    unsigned n = 0;
+
+    g_hash_table_iter_init(&it, fp->store);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        if (under(key, prefix))
+            n++;
+    return n;
+}
+
+maint__port fake_port_port(fake_port *fp)
+{
+    maint__port port = { &fake_ops, fp };
+
+    return port;
+}

@@ -1,0 +1,62 @@
+/*
+ * The unit-test runner: every module's CUnit suite, one process.
+ * Exit status: 0 all passed, 1 failures, 99 hard error (CUnit itself).
+ * CUnit's run functions return 0 even when tests fail, so the status comes
+ * from the failure count.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+#include <CUnit/Basic.h>
+
+#include "unit.h"
+
+void unit_check_output(const char *module, const char *name, const char *actual)
+{
+    const char *srcdir = getenv("top_srcdir");
+    g_autofree char *path = NULL, *expected = NULL;
+    g_autoptr(GError) error = NULL;
+
+    path = g_strdup_printf("%s/tests/data/%s/%s.out", srcdir ? srcdir : ".",
+                           module, name);
+    if (getenv("XMAINT_REGENERATE")) {
+        g_autofree char *text = g_strdup_printf("%s\n", actual);
+        CU_ASSERT_FATAL(g_file_set_contents(path, text, -1, NULL));
+        return;
+    }
+    if (!g_file_get_contents(path, &expected, NULL, &error)) {
+        fprintf(stderr, "\n%s\n", error->message);
+        CU_FAIL_FATAL("expected output missing (XMAINT_REGENERATE=1 writes it)");
+    }
+    g_strchomp(expected);
+    if (strcmp(expected, actual))
+        fprintf(stderr, "\n%s differs:\n expected: %s\n actual:   %s\n", path,
+                expected, actual);
+    CU_ASSERT_STRING_EQUAL(actual, expected);
+}
+
+int main(void)
+{
+    unsigned failed, run;
+
+    if (CU_initialize_registry() != CUE_SUCCESS) {
+        fprintf(stderr, "cannot initialise CUnit: %s\n", CU_get_error_msg());
+        return 99;
+    }
+    suite_json_register();
+    suite_request_register();
+    suite_client_register();
+    if (CU_get_error() != CUE_SUCCESS) {
+        fprintf(stderr, "cannot register the suites: %s\n", CU_get_error_msg());
+        CU_cleanup_registry();
+        return 99;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failed = CU_get_number_of_tests_failed();
+    run = CU_get_number_of_tests_run();
+    printf("%u passed, %u failed\n", run - failed, failed);
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,167 @@
+/* The request/response protocol: data-driven parse cases and round trips. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+
+#include "unit.h"
+#include "schema.h"
+
+/* tests/data/request/<case>.in is a request value; <case>.out the verdict. */
+static void test_parse_cases(void)
+{
+    const char *srcdir = getenv("top_srcdir");
+    g_autofree char *dir = g_strdup_printf("%s/tests/data/request", srcdir ? srcdir : ".");
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    unsigned cases = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *path = NULL, *buf = NULL, *verdict = NULL, *base = NULL;
+        maint__request req;
+        char *err = NULL;
+        gsize len;
+        int rc;
+
+        if (!g_str_has_suffix(name, ".in"))
+            continue;
+        path = g_build_filename(dir, name, NULL);
+        CU_ASSERT_FATAL(g_file_get_contents(path, &buf, &len, NULL));
+        /* files end with a newline that is not part of the value */
+        if (len && buf[len - 1] == '\n')
+            len--;
+        rc = maint__request_parse(buf, len, &req, &err);
+        if (rc == MAINT_OK)
+            verdict = g_strdup_printf("ok op=%s args=%s", req.op,
+                                      req.args_json ? req.args_json : "(none)");
+        else
+            verdict = g_strdup_printf("error %s: %s", maint_strerror(rc), err);
+        base = g_strndup(name, strlen(name) - 3);
+        unit_check_output("request", base, verdict);
+        maint__request_dispose(&req);
+        free(err);
+        cases++;
+    }
+    CU_ASSERT(cases >= 10);
+}
+
+static void test_parse_limits(void)
+{
+    maint__request req;
+    char *err = NULL;
+    GString *s = g_string_new("{\"op\":\"ping\",\"args\":{\"pad\":\"");
+    int rc;
+
+    while (s->len < MAINT_REQUEST_MAX + 10)
+        g_string_append_c(s, 'x');
+    g_string_append(s, "\"}}");
+    rc = maint__request_parse(s->str, s->len, &req, &err);
+    CU_ASSERT_EQUAL(rc, MAINT_ERROR_TOOBIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "too long"));
+    free(err);
+    /* 100 KiB of garbage */
+    g_string_set_size(s, 100 * 1024);
+    for (gsize i = 0; i < s->len; i++)
+        s->str[i] = (char)(g_random_int() & 0xff);
+    rc = maint__request_parse(s->str, s->len, &req, &err);
+    CU_ASSERT(rc < 0);
+    CU_ASSERT_PTR_NOT_NULL(err);
+    free(err);
+    g_string_free(s, TRUE);
+}
+
+static void test_ids(void)
+{
+    CU_ASSERT(maint__request_id_valid("c123-4"));
+    CU_ASSERT(maint__request_id_valid("A_b.c-9"));
+    CU_ASSERT(maint__request_id_valid("0123456789abcdef0123456789abcdef"));
+    CU_ASSERT_FALSE(maint__request_id_valid("0123456789abcdef0123456789abcdefX"));
+    CU_ASSERT_FALSE(maint__request_id_valid(""));
+    CU_ASSERT_FALSE(maint__request_id_valid("."));
+    CU_ASSERT_FALSE(maint__request_id_valid(".."));
+    CU_ASSERT_FALSE(maint__request_id_valid("a b"));
+    CU_ASSERT_FALSE(maint__request_id_valid("a/b"));
+    CU_ASSERT_FALSE(maint__request_id_valid("\xc3\xa9"));
+}
+
+static void test_format_roundtrip(void)
+{
+    char *req = maint__request_format("host-info", "{\"k\":[1,2]}");
+    char *ok = maint__response_format_ok("{\"pong\":true}");
+    char *bad = maint__response_format_error("frob", "unknown operation 'frob'");
+    char *result = NULL, *error = NULL;
+    maint__request r;
+    char *err = NULL;
+
+    CU_ASSERT_STRING_EQUAL(req, "{\"op\":\"host-info\",\"args\":{\"k\":[1,2]}}");
+    CU_ASSERT_EQUAL(maint__request_parse(req, strlen(req), &r, &err), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(r.op, "host-info");
+    CU_ASSERT_STRING_EQUAL(r.args_json, "{\"k\":[1,2]}");
+    maint__request_dispose(&r);
+
+    CU_ASSERT_STRING_EQUAL(ok, "{\"status\":\"ok\",\"result\":{\"pong\":true}}");
+    CU_ASSERT_EQUAL(maint__response_parse(ok, strlen(ok), &result, &error), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(result, "{\"pong\":true}");
+    CU_ASSERT_PTR_NULL(error);
+    free(result);
+
+    CU_ASSERT_EQUAL(maint__response_parse(bad, strlen(bad), &result, &error),
+                    MAINT_ERROR_REMOTE);
+    CU_ASSERT_STRING_EQUAL(error, "unknown operation 'frob'");
+    CU_ASSERT_PTR_NULL(result);
+    free(error);
+
+    CU_ASSERT_EQUAL(maint__response_parse("{\"status\":7}", 12, &result, &error),
+                    MAINT_ERROR_PROTOCOL);
+    CU_ASSERT_EQUAL(maint__response_parse("nonsense", 8, &result, &error),
+                    MAINT_ERROR_PROTOCOL);
+    free(req);
+    free(ok);
+    free(bad);
+}
+
+/* A response bigger than one xenstore value goes in parts, and comes back whole. */
+static void test_chunked_response(void)
+{
+    maint__port port;
+    fake_port *fp = fake_port_new(&port);
+    GString *big = g_string_new("{\"status\":\"ok\",\"result\":[");
+    char *back = NULL;
+    const char *head;
+
+    for (int i = 0; i < 2000; i++)
+        g_string_append_printf(big, "%s%d", i ? "," : "", i * 7919);
+    g_string_append(big, "]}");
+    CU_ASSERT(big->len > 2 * MAINT_XS_CHUNK);
+    CU_ASSERT_EQUAL(maint__response_write(&port, NULL, 5, "r1", big->str), MAINT_OK);
+    head = fake_port_get(fp, "/local/domain/5/xmaint/response/r1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(head);
+    CU_ASSERT_EQUAL(strncmp(head, "{\"parts\":", 9), 0);
+    CU_ASSERT_EQUAL(maint__response_read(&port, 5, "r1", &back), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(back, big->str);
+    free(back);
+    /* small ones stay one value */
+    CU_ASSERT_EQUAL(maint__response_write(&port, NULL, 5, "r2", "{\"status\":\"ok\"}"), 0);
+    CU_ASSERT_STRING_EQUAL(fake_port_get(fp, "/local/domain/5/xmaint/response/r2"),
+                           "{\"status\":\"ok\"}");
+    /* a forged head with absurd parts is a protocol error, not a crash */
+    fake_port_put(fp, "/local/domain/5/xmaint/response/r3", "{\"parts\":999999}");
+    CU_ASSERT_EQUAL(maint__response_read(&port, 5, "r3", &back), MAINT_ERROR_PROTOCOL);
+    fake_port_put(fp, "/local/domain/5/xmaint/response/r4", "{\"parts\":2}");
+    CU_ASSERT_EQUAL(maint__response_read(&port, 5, "r4", &back), MAINT_ERROR_PROTOCOL);
+    CU_ASSERT_EQUAL(maint__response_read(&port, 5, "nope", &back), MAINT_ERROR_NOENT);
+    g_string_free(big, TRUE);
+    port.ops->close(port.priv);
+}
+
+void suite_request_register(void)
+{
+    CU_pSuite s = CU_add_suite("request", NULL, NULL);
+
+    CU_add_test(s, "parse cases (tests/data/request)", test_parse_cases);
+    CU_add_test(s, "size limits and garbage", test_parse_limits);
+    CU_add_test(s, "request ids", test_ids);
+    CU_add_test(s, "format and parse round trip", test_format_roundtrip);
+    CU_add_test(s, "chunked responses", test_chunked_response);
+}

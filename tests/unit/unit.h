@@ -1,0 +1,37 @@
+/* Shared pieces of the CUnit unit tests. */
+#ifndef XMAINT_UNIT_H
+#define XMAINT_UNIT_H
+
+#include <CUnit/CUnit.h>
+#include "internal.h"
+
+/* Each module's suite registration (one per test-*.c file). */
+void suite_json_register(void);
+void suite_request_register(void);
+void suite_client_register(void);
+
+/*
+ * Compare actual output with tests/data/<module>/<name>.out (found through
+ * $top_srcdir).  With XMAINT_REGENERATE=1 the file is written instead.
+ */
+void unit_check_output(const char *module, const char *name, const char *actual);
+
+/* ---- The fake port: an in-memory xenstore and a scripted hypervisor. ---- */
+
+typedef struct fake_port fake_port;
+
+/* A hook run after every write (path, value): used to play the daemon. */
+typedef void (*fake_write_hook)(fake_port *fp, const char *path, const char *value,
+                                void *opaque);
+
+fake_port *fake_port_new(maint__port *port_r);
+/* The port of a fake (same priv: writes land in the same store). */
+maint__port fake_port_port(fake_port *fp);
+void fake_port_set_write_hook(fake_port *fp, fake_write_hook hook, void *opaque);
+void fake_port_add_domain(fake_port *fp, const maint_domain_info *info);
+/* The stored value at path, or NULL (not a copy). */
+const char *fake_port_get(fake_port *fp, const char *path);
+int fake_port_put(fake_port *fp, const char *path, const char *value);
+unsigned fake_port_count_prefix(fake_port *fp, const char *prefix);
+
+#endif
