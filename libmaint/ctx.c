@@ -33,7 +33,7 @@ static xentoollog_logger null_logger = {
 static uint32_t discover_self_domid(maint__port *port)
 {
     unsigned len = 0;
-    char *v = port->ops->xs_read(port->priv, MAINT__XS_NO_TXN, "domid", &len);
+    char *v = port->ops->xs_read(port->priv, MAINT__XS_NO_TXN, MAINT_XS_SELF_DOMID, &len);
     uint32_t domid = 0;
 
     if (v && len > 0 && len < 6) {

@@ -10,6 +10,9 @@
 
 #define MAINT_XS_DOMAINS          "/local/domain"
 #define MAINT_XS_DOMAIN_FMT       "/local/domain/%u"
+#define MAINT_XS_DOMAIN_NAME_FMT  "/local/domain/%u/name"
+/* Relative to the caller's own home: a guest learns its domid here. */
+#define MAINT_XS_SELF_DOMID       "domid"
 #define MAINT_XS_ROOT_FMT         "/local/domain/%u/xmaint"
 #define MAINT_XS_HOST_FMT         "/local/domain/%u/xmaint/host"
 #define MAINT_XS_HOST_ID_FMT      "/local/domain/%u/xmaint/host/id"

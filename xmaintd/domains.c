@@ -144,7 +144,7 @@ static gboolean publish(xmd *d, xmd_domain *dom)
 static void domain_add(xmd *d, uint32_t domid)
 {
     maint__port *port = &d->ctx->port;
-    g_autofree char *namepath = g_strdup_printf(MAINT_XS_DOMAIN_FMT "/name", domid);
+    g_autofree char *namepath = g_strdup_printf(MAINT_XS_DOMAIN_NAME_FMT, domid);
     g_autofree char *req = g_strdup_printf(MAINT_XS_REQUEST_DIR_FMT, domid);
     g_autofree char *token = g_strdup_printf("req:%u", domid);
     xmd_domain *dom = g_new0(xmd_domain, 1);
@@ -251,6 +251,22 @@ void xmd_domains_rescan(xmd *d)
     while (g_hash_table_iter_next(&it, &key, NULL))
         if (!xmd_domain_find(d, GPOINTER_TO_UINT(key)))
             domain_add(d, GPOINTER_TO_UINT(key));
+}
+
+void xmd_domain_tree_lost(xmd *d, xmd_domain *dom)
+{
+    maint__port *port = &d->ctx->port;
+    g_autofree char *home = g_strdup_printf(MAINT_XS_DOMAIN_FMT, dom->domid);
+    char *v = port->ops->xs_read(port->priv, MAINT__XS_NO_TXN, home, NULL);
+
+    if (!v) {
+        xmd_domains_rescan(d);          /* the toolstack removed its home */
+        return;
+    }
+    free(v);
+    g_message("d%u (%s): its request directory was removed; recreating it",
+              dom->domid, xmd_domain_label(dom));
+    publish(d, dom);
 }
 
 void xmd_domains_fini(xmd *d)

@@ -272,8 +272,11 @@ void xmd_requests_scan(xmd *d, xmd_domain *dom)
     char **names = NULL;
     unsigned nr = 0, i;
 
-    if (port->ops->xs_directory(port->priv, MAINT__XS_NO_TXN, dir, &names, &nr) < 0)
+    if (port->ops->xs_directory(port->priv, MAINT__XS_NO_TXN, dir, &names, &nr) < 0) {
+        if (errno == ENOENT)
+            xmd_domain_tree_lost(d, dom);   /* may free dom */
         return;
+    }
     g_hash_table_remove_all(dom->removed);
     for (i = 0; i < nr && i < MAINT_XS_MAX_PENDING; i++)
         handle(d, dom, names[i]);

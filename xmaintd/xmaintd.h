@@ -51,6 +51,8 @@ typedef struct xmd {
 void xmd_domains_init(xmd *d);
 void xmd_domains_fini(xmd *d);
 void xmd_domains_rescan(xmd *d);
+/* The domain's request directory vanished: it departed, or it removed it. */
+void xmd_domain_tree_lost(xmd *d, xmd_domain *dom);
 xmd_domain *xmd_domain_find(xmd *d, uint32_t domid);
 const char *xmd_domain_label(xmd_domain *dom);
 gboolean xmd_host_identity_load(xmd *d, GError **error);

@@ -9,9 +9,10 @@ command -v xenstore-read >/dev/null 2>&1 || {
 	echo "SKIP: xenstore-read (Debian package xenstore-utils) is not installed"
 	exit 77
 }
-out=$(sh "$helper" start) || exit $?
+out=$(sh "$helper" start) || { [ $? = 77 ] && exit 77; exit 99; }
 eval "$out"
 export XENSTORED_PATH
+trap 'sh "$helper" stop "$XSD_DIR"' EXIT
 fail=0
 dead() {
 	[ ! -r "/proc/$1/stat" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"

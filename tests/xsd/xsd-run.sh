@@ -4,12 +4,15 @@
 #
 #   out=$(sh tests/xsd/xsd-run.sh start) || exit $?   # 77: no xenstored
 #   eval "$out"; export XENSTORED_PATH
+#   trap 'sh tests/xsd/xsd-run.sh stop "$XSD_DIR"' EXIT
 #   ... xenstore-read -s /local ...  (-s: never fall back to the real xenbus)
 #   sh tests/xsd/xsd-run.sh stop "$XSD_DIR"
 #
 # start prints two lines, XENSTORED_PATH=<dir>/socket and XSD_DIR=<dir>, for
 # a fresh private directory under $TMPDIR; the daemon keeps running after
-# this script exits, until "stop DIR" kills it and removes DIR.
+# this script exits, until "stop DIR" kills it and removes DIR (stopping
+# twice is fine).  Domains: see xsd-preload.c for the shim's two controls in
+# DIR (dead-domains, virq-dom-exc); xsd.c shows how to use them.
 #
 # Programs: $XENSTORED (set by "make check"), else xenstored in PATH; the
 # preload library $XSD_PRELOAD, else the one under $top_builddir (set by
@@ -43,8 +46,8 @@ start() {
 	[ -r "$preload" ] || die "preload library $preload missing: build tests/xsd/libxsdpreload.la"
 	case $preload in /*) ;; *) preload=$(pwd)/$preload ;; esac
 
-	tmp=${TMPDIR:-/tmp}
-	dir=$(mktemp -d "$tmp/xsd.XXXXXX") || die "mktemp in $tmp failed"
+	# -t: in $TMPDIR, else the system's temporary directory.
+	dir=$(mktemp -d -t xsd.XXXXXX) || die "mktemp -d failed"
 	case $dir in
 	*[!A-Za-z0-9/._+,-]*) rm -rf "$dir"; die "unsafe characters in $dir: change TMPDIR" ;;
 	esac

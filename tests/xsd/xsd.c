@@ -174,7 +174,8 @@ static void free_child_env(char **env)
     free(env);
 }
 
-struct xs_handle *xsd_open(struct xsd *x)
+/* A socket-only connection to X, quietly (errno set on failure). */
+static struct xs_handle *connect_socket(const struct xsd *x)
 {
     char *old = NULL;
     const char *cur = getenv("XENSTORED_PATH");
@@ -195,6 +196,16 @@ struct xs_handle *xsd_open(struct xsd *x)
     return h;
 }
 
+struct xs_handle *xsd_open(struct xsd *x)
+{
+    struct xs_handle *h = connect_socket(x);
+
+    if (!h)
+        fprintf(stderr, "xsd: connecting to %s: %s\n", x->socket,
+                strerror(errno));
+    return h;
+}
+
 /* Poll until the daemon answers a read of "/", or it died, or time's up. */
 static int wait_ready(struct xsd *x)
 {
@@ -205,7 +216,7 @@ static int wait_ready(struct xsd *x)
     int status;
 
     for (;;) {
-        h = xsd_open(x);
+        h = connect_socket(x);
         if (h) {
             v = xs_read(h, XBT_NULL, "/", &len);
             xs_close(h);
@@ -514,11 +525,8 @@ int xsd_introduce(struct xsd *x, unsigned int domid)
     if (set_dom_state(x, domid, NULL))
         return XSD_ERROR_FAIL;
     h = xsd_open(x);
-    if (!h) {
-        fprintf(stderr, "xsd: connecting to %s: %s\n", x->socket,
-                strerror(errno));
+    if (!h)
         goto out;
-    }
     snprintf(path, sizeof(path), "/local/domain/%u", domid);
     for (;;) {
         t = xs_transaction_start(h);
@@ -566,11 +574,8 @@ int xsd_kill_domain(struct xsd *x, unsigned int domid)
         raise_virq(x))
         return XSD_ERROR_FAIL;
     h = xsd_open(x);
-    if (!h) {
-        fprintf(stderr, "xsd: connecting to %s: %s\n", x->socket,
-                strerror(errno));
+    if (!h)
         goto out;
-    }
     while (xs_is_domain_introduced(h, domid)) {
         if (now_ms() > deadline) {
             fprintf(stderr, "xsd: xenstored still knows domain %u %d ms "

@@ -1,0 +1,424 @@
+/*
+ * xmaintd against Debian's real xenstored (in user space, tests/xsd/): the
+ * daemon publishes the host identity with the schema's permissions, answers
+ * requests, refuses hostile ones and keeps answering, follows domains
+ * arriving and departing, survives kill -9 and stops cleanly.
+ *
+ * Exit: 0 all passed, 1 some failed, 77 skipped (no xenstored), 99 error.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib.h>
+#include <CUnit/Basic.h>
+#include <xenstore.h>
+
+#include "internal.h"
+#include "schema.h"
+#include "xsd.h"
+
+static struct xsd *xsd;
+static struct xs_handle *xs;
+static maint_ctx *ctx;
+static char *workdir, *state_dir, *log_path;
+static pid_t daemon_pid;
+
+static const char *xmaintd_bin(void)
+{
+    const char *e = getenv("XMAINTD");
+
+    return e ? e : XMAINTD_BIN;
+}
+
+static char *xs_get(const char *path)
+{
+    unsigned len;
+
+    return xs_read(xs, XBT_NULL, path, &len);
+}
+
+static bool wait_for_path(const char *path, bool present, int ms)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        char *v = xs_get(path);
+        bool there = v != NULL;
+
+        free(v);
+        if (there == present)
+            return true;
+        g_usleep(10000);
+    }
+    return false;
+}
+
+static bool log_contains(const char *needle)
+{
+    g_autofree char *text = NULL;
+
+    for (int i = 0; i < 200; i++) {
+        g_free(text);
+        text = NULL;
+        if (g_file_get_contents(log_path, &text, NULL, NULL) && strstr(text, needle))
+            return true;
+        g_usleep(10000);
+    }
+    fprintf(stderr, "\nlog lacks '%s'; log:\n%s\n", needle, text ? text : "(none)");
+    return false;
+}
+
+static void daemon_start(void)
+{
+    pid_t pid = fork();
+
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        execl(xmaintd_bin(), "xmaintd", "--foreground", "--pidfile", "",
+              "--state-dir", state_dir, "--log-file", log_path, "--verbose",
+              (char *)NULL);
+        _exit(127);
+    }
+    daemon_pid = pid;
+    /* Up when its state says so. */
+    for (int i = 0; i < 500; i++) {
+        char *v = xs_get(MAINT_XS_DAEMON_PID);
+        bool up = v && atol(v) == pid;
+
+        free(v);
+        if (up)
+            return;
+        g_usleep(10000);
+    }
+    CU_FAIL_FATAL("xmaintd did not come up");
+}
+
+static int daemon_stop(int sig)
+{
+    int status = -1;
+
+    if (daemon_pid <= 0)
+        return -1;
+    kill(daemon_pid, sig);
+    waitpid(daemon_pid, &status, 0);
+    daemon_pid = 0;
+    return status;
+}
+
+/* Write a raw request value as domain `domid` and wait for its answer. */
+static char *raw_request(unsigned domid, const char *id, const char *value, size_t len)
+{
+    g_autofree char *req = g_strdup_printf(MAINT_XS_REQUEST_FMT, domid, id);
+    g_autofree char *resp = g_strdup_printf(MAINT_XS_RESPONSE_FMT, domid, id);
+    maint__port port;
+    char *out = NULL;
+
+    CU_ASSERT_FATAL(xs_write(xs, XBT_NULL, req, value, (unsigned)len));
+    CU_ASSERT_FATAL(maint__port_xen_open(&port, NULL, MAINT_CTX_NO_LIBXL) == 0);
+    for (int i = 0; i < 500 && !out; i++) {
+        if (maint__response_read(&port, domid, id, &out) != MAINT_OK)
+            g_usleep(10000);
+    }
+    port.ops->close(port.priv);
+    return out;
+}
+
+static void assert_error_response(const char *resp, const char *needle)
+{
+    char *result = NULL, *error = NULL;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
+    CU_ASSERT_EQUAL(maint__response_parse(resp, strlen(resp), &result, &error),
+                    MAINT_ERROR_REMOTE);
+    if (!error || !strstr(error, needle))
+        fprintf(stderr, "\nerror '%s' lacks '%s'\n", error ? error : "(none)", needle);
+    CU_ASSERT_PTR_NOT_NULL(error && strstr(error, needle));
+    free(result);
+    free(error);
+}
+
+static void assert_ping(void)
+{
+    char *result = NULL, *error = NULL;
+    int rc = maint_request(ctx, "ping", NULL, 5000, &result, &error);
+
+    CU_ASSERT_EQUAL(rc, MAINT_OK);
+    CU_ASSERT_PTR_NOT_NULL(result && strstr(result, "\"pong\":true"));
+    free(result);
+    free(error);
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_ping_and_identity(void)
+{
+    g_autofree char *id_file = g_build_filename(state_dir, "host-id", NULL);
+    g_autofree char *stored = NULL, *want = NULL;
+    char *result = NULL, *published;
+
+    CU_ASSERT_EQUAL(maint_request(ctx, "ping", NULL, 5000, &result, NULL), MAINT_OK);
+    CU_ASSERT_FATAL(g_file_get_contents(id_file, &stored, NULL, NULL));
+    g_strstrip(stored);
+    CU_ASSERT(g_uuid_string_is_valid(stored));
+    want = g_strdup_printf("\"host_id\":\"%s\"", stored);
+    CU_ASSERT_PTR_NOT_NULL(result && strstr(result, want));
+    CU_ASSERT_PTR_NOT_NULL(result && strstr(result, "\"domid\":0"));
+    free(result);
+    published = xs_get("/local/domain/0/xmaint/host/id");
+    CU_ASSERT_STRING_EQUAL(published, stored);
+    free(published);
+    /* the request was consumed, the client removed the response */
+    CU_ASSERT_EQUAL(xs_get("/local/domain/0/xmaint/request/c1"), NULL);
+}
+
+static void test_guest_tree_and_permissions(void)
+{
+    struct xs_permissions *p;
+    unsigned n;
+
+    CU_ASSERT_EQUAL_FATAL(xsd_introduce(xsd, 5), 0);
+    CU_ASSERT_FATAL(wait_for_path("/local/domain/5/xmaint/host/id", true, 5000));
+    CU_ASSERT(log_contains("d5 (xsd-5): domain arrived"));
+
+    /* ~/xmaint and ~/xmaint/host/id: dom0's, readable by the guest */
+    p = xs_get_permissions(xs, XBT_NULL, "/local/domain/5/xmaint", &n);
+    CU_ASSERT_FATAL(p && n == 2);
+    CU_ASSERT(p[0].id == 0 && p[0].perms == XS_PERM_NONE);
+    CU_ASSERT(p[1].id == 5 && p[1].perms == XS_PERM_READ);
+    free(p);
+    p = xs_get_permissions(xs, XBT_NULL, "/local/domain/5/xmaint/host/id", &n);
+    CU_ASSERT_FATAL(p && n == 2);
+    CU_ASSERT(p[0].id == 0 && p[1].id == 5 && p[1].perms == XS_PERM_READ);
+    free(p);
+    /* request and response: owned by the guest, nobody else */
+    p = xs_get_permissions(xs, XBT_NULL, "/local/domain/5/xmaint/request", &n);
+    CU_ASSERT_FATAL(p && n == 1);
+    CU_ASSERT(p[0].id == 5 && p[0].perms == XS_PERM_NONE);
+    free(p);
+    p = xs_get_permissions(xs, XBT_NULL, "/local/domain/5/xmaint/response", &n);
+    CU_ASSERT_FATAL(p && n == 1);
+    CU_ASSERT(p[0].id == 5);
+    free(p);
+}
+
+static void test_guest_requests(void)
+{
+    char *resp, *result = NULL, *error = NULL;
+
+    /* a guest's ping is answered in its own tree, naming it */
+    resp = raw_request(5, "g1", "{\"op\":\"ping\"}", 13);
+    CU_ASSERT_EQUAL(maint__response_parse(resp, strlen(resp), &result, &error), MAINT_OK);
+    CU_ASSERT_PTR_NOT_NULL(result && strstr(result, "\"domid\":5"));
+    free(result);
+    free(resp);
+    CU_ASSERT_PTR_NULL(xs_get("/local/domain/0/xmaint/response/g1"));
+    /* dom0-only operations are refused to a guest */
+    resp = raw_request(5, "g2", "{\"op\":\"list\"}", 13);
+    assert_error_response(resp, "only for dom0");
+    free(resp);
+    /* a guest learns the host identity only */
+    resp = raw_request(5, "g3", "{\"op\":\"host-info\"}", 18);
+    CU_ASSERT_EQUAL(maint__response_parse(resp, strlen(resp), &result, &error), MAINT_OK);
+    CU_ASSERT_PTR_NOT_NULL(result && strstr(result, "\"host_id\""));
+    CU_ASSERT_PTR_NULL(result && strstr(result, "free_kb"));
+    free(result);
+    free(resp);
+}
+
+static void test_hostile_requests(void)
+{
+    GString *junk = g_string_new(NULL);
+    char *resp;
+
+    resp = raw_request(0, "h1", "{\"op\":\"frobnicate\"}", 19);
+    assert_error_response(resp, "unknown operation 'frobnicate'");
+    free(resp);
+    assert_ping();
+
+    resp = raw_request(0, "h2", "{\"args\":{}}", 11);
+    assert_error_response(resp, "missing field 'op'");
+    free(resp);
+    assert_ping();
+
+    resp = raw_request(0, "h3", "{\"op\":\"ping\",\"args\":{\"x\":1}}", 28);
+    assert_error_response(resp, "takes no arguments");
+    free(resp);
+
+    /* 100 KiB of garbage: one maximal value, then many children of a request */
+    for (int i = 0; i < 4000; i++)
+        g_string_append_c(junk, (char)(1 + g_random_int_range(0, 255)));
+    resp = raw_request(0, "h4", junk->str, junk->len);
+    assert_error_response(resp, "request rejected");
+    free(resp);
+    for (int i = 0; i < 26; i++) {
+        g_autofree char *p = g_strdup_printf("/local/domain/0/xmaint/request/h5/%d", i);
+        CU_ASSERT(xs_write(xs, XBT_NULL, p, junk->str, (unsigned)junk->len));
+    }
+    CU_ASSERT(wait_for_path("/local/domain/0/xmaint/response/h5", true, 5000));
+    resp = xs_get("/local/domain/0/xmaint/response/h5");
+    assert_error_response(resp, "empty request");
+    free(resp);
+    CU_ASSERT(wait_for_path("/local/domain/0/xmaint/request/h5", false, 5000));
+    assert_ping();
+
+    /* paths outside the schema: an id that is not one, a key beside request */
+    {
+        const char *bad = "/local/domain/0/xmaint/request/"
+                          "this-id-is-far-too-long-to-be-a-request-id";
+        CU_ASSERT(xs_write(xs, XBT_NULL, bad, "{\"op\":\"ping\"}", 13));
+        CU_ASSERT(wait_for_path(bad, false, 5000));
+        CU_ASSERT(log_contains("dropped a request with an invalid id"));
+    }
+    CU_ASSERT(xs_write(xs, XBT_NULL, "/local/domain/0/xmaint/bogus", "{\"op\":\"ping\"}", 13));
+    assert_ping();
+    g_string_free(junk, TRUE);
+    CU_ASSERT_EQUAL(kill(daemon_pid, 0), 0);
+}
+
+static void test_flood(void)
+{
+    unsigned answered = 0;
+
+    for (int i = 0; i < 200; i++) {
+        g_autofree char *p = g_strdup_printf("/local/domain/0/xmaint/request/f%d", i);
+        CU_ASSERT(xs_write(xs, XBT_NULL, p, "{\"op\":\"ping\"}", 13));
+    }
+    for (int i = 0; i < 200; i++) {
+        g_autofree char *p = g_strdup_printf("/local/domain/0/xmaint/response/f%d", i);
+        if (wait_for_path(p, true, 5000))
+            answered++;
+        xs_rm(xs, XBT_NULL, p);
+    }
+    CU_ASSERT_EQUAL(answered, 200);
+    assert_ping();
+}
+
+static void test_domain_departure(void)
+{
+    char *resp;
+
+    CU_ASSERT_EQUAL_FATAL(xsd_kill_domain(xsd, 5), 0);
+    CU_ASSERT(xs_rm(xs, XBT_NULL, "/local/domain/5"));   /* as libxl does */
+    CU_ASSERT(log_contains("d5 (xsd-5): domain departed"));
+    /* its requests are no longer served (its tree is gone with it) */
+    CU_ASSERT(xs_write(xs, XBT_NULL, "/local/domain/5/xmaint/request/late",
+                       "{\"op\":\"ping\"}", 13));
+    g_usleep(300000);
+    resp = xs_get("/local/domain/5/xmaint/response/late");
+    CU_ASSERT_PTR_NULL(resp);
+    free(resp);
+    xs_rm(xs, XBT_NULL, "/local/domain/5");
+    assert_ping();
+}
+
+static void test_kill9_and_restart(void)
+{
+    g_autofree char *id_before = xs_get("/local/domain/0/xmaint/host/id");
+    char *resp, *id_after;
+    int status;
+
+    status = daemon_stop(SIGKILL);
+    CU_ASSERT(WIFSIGNALED(status));
+    /* a request written while the daemon is down is served after restart */
+    CU_ASSERT(xs_write(xs, XBT_NULL, "/local/domain/0/xmaint/request/while-down",
+                       "{\"op\":\"ping\"}", 13));
+    daemon_start();
+    CU_ASSERT(wait_for_path("/local/domain/0/xmaint/response/while-down", true, 5000));
+    resp = xs_get("/local/domain/0/xmaint/response/while-down");
+    CU_ASSERT_PTR_NOT_NULL(resp && strstr(resp, "\"pong\":true"));
+    free(resp);
+    id_after = xs_get("/local/domain/0/xmaint/host/id");
+    CU_ASSERT_STRING_EQUAL(id_after, id_before);     /* identity is durable */
+    free(id_after);
+    assert_ping();
+}
+
+static void test_clean_shutdown(void)
+{
+    char *state;
+    int status = daemon_stop(SIGTERM);
+
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    state = xs_get(MAINT_XS_DAEMON_STATE);
+    CU_ASSERT_STRING_EQUAL(state, "stopped");
+    free(state);
+    CU_ASSERT(log_contains("stopping on signal"));
+    /* no daemon: a request times out and is withdrawn */
+    CU_ASSERT_EQUAL(maint_request(ctx, "ping", NULL, 300, NULL, NULL), MAINT_ERROR_TIMEOUT);
+}
+
+static void test_bad_command_line(void)
+{
+    g_autofree char *out = NULL, *err = NULL;
+    const char *argv1[] = { xmaintd_bin(), "--no-such-option", NULL };
+    const char *argv2[] = { xmaintd_bin(), "--foreground", "stray", NULL };
+    const char *argv3[] = { xmaintd_bin(), "--help", NULL };
+    int status;
+
+    CU_ASSERT(g_spawn_sync(NULL, (char **)argv1, NULL, 0, NULL, NULL, &out, &err,
+                           &status, NULL));
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "Unknown option"));
+    g_free(out); g_free(err); out = err = NULL;
+    CU_ASSERT(g_spawn_sync(NULL, (char **)argv2, NULL, 0, NULL, NULL, &out, &err,
+                           &status, NULL));
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    g_free(out); g_free(err); out = err = NULL;
+    CU_ASSERT(g_spawn_sync(NULL, (char **)argv3, NULL, 0, NULL, NULL, &out, &err,
+                           &status, NULL));
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--foreground"));
+}
+
+int main(void)
+{
+    unsigned failed, run;
+    CU_pSuite s;
+    int rc;
+
+    rc = xsd_start(&xsd);
+    if (rc)
+        return xsd_exit_code(rc);
+    workdir = g_dir_make_tmp("xmaintd-test-XXXXXX", NULL);
+    state_dir = g_build_filename(workdir, "state", NULL);
+    log_path = g_build_filename(workdir, "xmaintd.log", NULL);
+    xs = xsd_open(xsd);
+    if (!xs || maint_ctx_open(&ctx, NULL, MAINT_CTX_NO_LIBXL)) {
+        fprintf(stderr, "cannot reach the test xenstored\n");
+        return 99;
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 99;
+    s = CU_add_suite("xmaintd on real xenstored", NULL, NULL);
+    CU_add_test(s, "bad command line", test_bad_command_line);
+    CU_add_test(s, "start", daemon_start);
+    CU_add_test(s, "ping and host identity", test_ping_and_identity);
+    CU_add_test(s, "a guest's tree and permissions", test_guest_tree_and_permissions);
+    CU_add_test(s, "a guest's requests", test_guest_requests);
+    CU_add_test(s, "hostile requests", test_hostile_requests);
+    CU_add_test(s, "a flood of requests", test_flood);
+    CU_add_test(s, "domain departure", test_domain_departure);
+    CU_add_test(s, "kill -9 and restart", test_kill9_and_restart);
+    CU_add_test(s, "clean shutdown", test_clean_shutdown);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failed = CU_get_number_of_tests_failed();
+    run = CU_get_number_of_tests_run();
+    printf("%u passed, %u failed\n", run - failed, failed);
+    CU_cleanup_registry();
+    if (daemon_pid > 0)
+        daemon_stop(SIGKILL);
+    maint_ctx_close(ctx);
+    xs_close(xs);
+    xsd_stop(xsd);
+    if (!failed && !getenv("XSD_KEEP")) {
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", workdir);
+        if (system(cmd)) { /* best effort */ }
+    } else {
+        fprintf(stderr, "daemon log kept in %s\n", log_path);
+    }
+    return failed ? 1 : 0;
+}
