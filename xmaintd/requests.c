@@ -206,8 +206,7 @@ static void handle(xmd *d, xmd_domain *dom, const char *id)
         /* No answer can be addressed to it: drop it, say so once. */
         g_message("d%u (%s): dropped a request with an invalid id (%zu bytes)",
                   dom->domid, xmd_domain_label(dom), strlen(id));
-        path = g_strdup_printf(MAINT_XS_REQUEST_DIR_FMT "/%s", dom->domid, id);
-        port->ops->xs_rm(port->priv, MAINT__XS_NO_TXN, path);
+        remove_request(d, dom, id);
         return;
     }
     path = g_strdup_printf(MAINT_XS_REQUEST_FMT, dom->domid, id);
