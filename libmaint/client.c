@@ -40,19 +40,25 @@ static int ensure_response_watch(maint_ctx *ctx)
     return MAINT_OK;
 }
 
+static void drain_events(maint_ctx *ctx)
+{
+    maint__watch_event ev;
+
+    while (ctx->port.ops->xs_read_watch(ctx->port.priv, &ev) > 0) {
+        free(ev.path);
+        free(ev.token);
+    }
+}
+
 /* Wait up to ms for any watch event; drains what is queued. */
 static void wait_event(maint_ctx *ctx, int ms)
 {
     struct pollfd pfd = { .fd = ctx->port.ops->xs_fileno(ctx->port.priv),
                           .events = POLLIN };
-    maint__watch_event ev;
 
     if (pfd.fd >= 0 && poll(&pfd, 1, ms) <= 0)
         return;
-    while (ctx->port.ops->xs_read_watch(ctx->port.priv, &ev) > 0) {
-        free(ev.path);
-        free(ev.token);
-    }
+    drain_events(ctx);
 }
 
 MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_json,
@@ -60,7 +66,7 @@ MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_
                                char **error_r)
 {
     char id[MAINT_REQUEST_ID_MAX + 1];
-    char *req = NULL, *req_path = NULL, *resp_path = NULL, *value = NULL;
+    char *req = NULL, *req_path = NULL, *value = NULL;
     char *result = NULL, *error = NULL;
     const char *why;
     uint64_t deadline;
@@ -83,8 +89,7 @@ MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_
     snprintf(id, sizeof(id), "c%ld-%lu", (long)getpid(), ++ctx->request_seq);
     req = maint__request_format(op, args_json);
     req_path = maint__sprintf(MAINT_XS_REQUEST_FMT, ctx->self_domid, id);
-    resp_path = maint__sprintf(MAINT_XS_RESPONSE_FMT, ctx->self_domid, id);
-    if (!req || !req_path || !resp_path) {
+    if (!req || !req_path) {
         rc = MAINT_ERROR_NOMEM;
         goto out;
     }
@@ -97,6 +102,7 @@ MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_
     rc = ensure_response_watch(ctx);
     if (rc)
         goto out;
+    drain_events(ctx);      /* e.g. the echo of removing the last response */
     if (ctx->port.ops->xs_write(ctx->port.priv, MAINT__XS_NO_TXN, req_path, req,
                                 (unsigned)strlen(req)) < 0) {
         LOGED(ctx->lg, ERROR, ctx->self_domid, "cannot write %s", req_path);
@@ -108,6 +114,8 @@ MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_
     for (;;) {
         uint64_t now;
 
+        /* Read only after a watch event: no answer can precede one. */
+        wait_event(ctx, (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0));
         rc = maint__response_read(&ctx->port, ctx->self_domid, id, &value);
         if (rc != MAINT_ERROR_NOENT)
             break;
@@ -120,11 +128,10 @@ MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_
             ctx->port.ops->xs_rm(ctx->port.priv, MAINT__XS_NO_TXN, req_path);
             goto out;
         }
-        wait_event(ctx, (int)(deadline - now));
     }
     if (rc)
         goto out;
-    ctx->port.ops->xs_rm(ctx->port.priv, MAINT__XS_NO_TXN, resp_path);
+    /* The response stays: xmaintd prunes old ones (xenstore-schema/). */
     rc = maint__response_parse(value, strlen(value), &result, &error);
     if (rc == MAINT_ERROR_PROTOCOL)
         LOG(ctx->lg, ERROR, "malformed response to '%s'", op);
@@ -144,7 +151,6 @@ out:
     free(value);
     free(req);
     free(req_path);
-    free(resp_path);
     return rc;
 }
 
