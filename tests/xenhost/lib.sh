@@ -13,7 +13,8 @@ XH_SCENARIO=${XH_SCENARIO:-$(basename "$0" .sh)}
 XH_STEP_TIMEOUT=${XH_STEP_TIMEOUT:-300}
 XH_GUEST_TIMEOUT=${XH_GUEST_TIMEOUT:-120}
 XH_HVM_GUEST_TIMEOUT=${XH_HVM_GUEST_TIMEOUT:-240}
-XH_GUEST_KERNEL=${XH_GUEST_KERNEL:-/usr/share/xenhost/guest/vmlinuz}
+XH_GUEST_KERNEL=${XH_GUEST_KERNEL:-/usr/share/xenhost/guest/vmlinux.gz}
+XH_HVM_GUEST_KERNEL=${XH_HVM_GUEST_KERNEL:-/usr/share/xenhost/guest/vmlinuz}
 XH_GUEST_RAMDISK=${XH_GUEST_RAMDISK:-/usr/share/xenhost/guest/initrd.img}
 XH_CFG_DIR=/etc/xen/xh
 XH_LOGS=()
@@ -117,7 +118,11 @@ xh_guest_cfg() {
 		echo "type = \"$type\""
 		echo "memory = $mem"
 		echo "vcpus = 1"
-		echo "kernel = \"$XH_GUEST_KERNEL\""
+		if [ "$type" = hvm ]; then
+			echo "kernel = \"$XH_HVM_GUEST_KERNEL\""
+		else
+			echo "kernel = \"$XH_GUEST_KERNEL\""
+		fi
 		echo "ramdisk = \"$XH_GUEST_RAMDISK\""
 		echo "on_crash = \"destroy\""
 		echo "on_reboot = \"destroy\""

@@ -20,7 +20,7 @@ XH_OUT=$XH_CACHE/out
 
 # Debian packages installed in the build chroot.  xen-utils-4.17 gives the
 # toolstack; qemu-system-xen/seabios/ipxe-qemu the HVM device model and firmware.
-XH_CHROOT_PKGS="xen-utils-4.17 xenstore-utils busybox-static kmod iproute2 util-linux"
+XH_CHROOT_PKGS="xen-utils-4.17 xenstore-utils busybox-static kmod iproute2 util-linux xz-utils"
 XH_HVM_PKGS="qemu-system-xen seabios ipxe-qemu"
 # Packages fetched with apt-get download and unpacked with dpkg-deb -x.
 XH_XEN_PKG=xen-hypervisor-4.17-amd64
@@ -349,7 +349,7 @@ modules_copy() {
 
 # Everything that decides the images' content, for the stamp hash.
 build_recipe_text() {
-	declare -f build_images build_dom0_tree build_guest_tree copy_path normpath \
+	declare -f build_images build_dom0_tree build_guest_tree guest_elf_kernel copy_path normpath \
 		parse_ldd make_merged_root busybox_links modules_copy
 	printf '%s\n' "$XH_CHROOT_PKGS" "$XH_HVM_PKGS" "$XH_DOM0_MODULES" "$XH_GUEST_MODULES" \
 		"$XH_DOM0_XENBINS" "$XH_DOM0_FILES" "$XH_DOM0_HVM_FILES" "hvm=${XMAINT_XENHOST_HVM:-1}"
@@ -466,8 +466,38 @@ build_dom0_tree() {
 	in_chroot depmod -b "$w/dom0" "$kver"
 	# the guest kernel is the dom0 kernel
 	mkdir -p "$r/usr/share/xenhost/guest" "$r/var/lib/xen" "$r/var/log/xen/console" "$r/var/lib/xenstored"
+	# HVM direct kernel boot wants the bzImage; PV/PVH load a gzip'd ELF much
+	# faster than the xz bzImage (libxc decompresses in dom0, under TCG)
 	cp "$XH_CHROOT$w/kernel/boot/vmlinuz-$kver" "$r/usr/share/xenhost/guest/vmlinuz"
+	guest_elf_kernel "$XH_CHROOT$w/kernel/boot/vmlinuz-$kver" "$r/usr/share/xenhost/guest/vmlinux.gz"
 	echo dom0 >"$r/etc/hostname"
+}
+
+# guest_elf_kernel BZIMAGE OUT: the bzImage's payload (the vmlinux ELF),
+# decompressed and re-gzipped; falls back to a copy of the bzImage.
+guest_elf_kernel() {
+	local bz=$1 out=$2 setup off len start magic dec tmp=$XH_CHROOT/tmp/xh-vmlinux
+	setup=$(od -An -tu1 -j 497 -N1 "$bz" | tr -d ' ')
+	[ "$setup" != 0 ] || setup=4
+	off=$(od -An -tu4 -j 584 -N4 "$bz" | tr -d ' ')
+	len=$(od -An -tu4 -j 588 -N4 "$bz" | tr -d ' ')
+	start=$(((setup + 1) * 512 + off))
+	magic=$(tail -c +$((start + 1)) "$bz" | head -c 6 | od -An -tx1 | tr -d ' \n')
+	case "$magic" in
+	fd377a585a00) dec="xz -dc --single-stream" ;;
+	1f8b*) dec="gzip -dc" ;;
+	*) dec="" ;;
+	esac
+	if [ -n "$dec" ]; then
+		tail -c +$((start + 1)) "$bz" | head -c "$len" | in_chroot $dec >"$tmp" 2>/dev/null || true
+	fi
+	if [ -n "$dec" ] && is_elf "$tmp"; then
+		gzip -6 -n -c "$tmp" >"$out"
+	else
+		say "warning: cannot unpack the kernel payload (magic $magic); guests boot the bzImage"
+		cp "$bz" "$out"
+	fi
+	rm -f "$tmp"
 }
 
 build_guest_tree() {

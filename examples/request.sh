@@ -1,0 +1,19 @@
+#!/bin/sh
+# xenstore-triggered automation without libmaint: write a request as a single
+# value under this domain's request directory, wait for the answer, read it.
+# Works in dom0 (domid 0) and, with the xenstore tools, inside a guest.
+#   examples/request.sh ping
+#   examples/request.sh host-info
+set -eu
+op=${1:?usage: request.sh OP}
+dom=$(xenstore-read domid 2>/dev/null || echo 0)
+id="sh$$"
+base=/local/domain/$dom/xmaint
+xenstore-write "$base/request/$id" "{\"op\":\"$op\"}"
+i=0
+until xenstore-exists "$base/response/$id"; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "no answer: is xmaintd running?" >&2; exit 1; }
+	sleep 0.1
+done
+xenstore-read "$base/response/$id"
+xenstore-rm "$base/response/$id"
