@@ -50,6 +50,8 @@ typedef struct maint__port_ops {
     int (*xs_watch)(void *priv, const char *path, const char *token);
     int (*xs_unwatch)(void *priv, const char *path, const char *token);
     int (*xs_fileno)(void *priv);
+    /* Does xenstored know the domain (introduced, not released)? */
+    bool (*xs_introduced)(void *priv, uint32_t domid);
     /* Non-blocking: 1 with an event, 0 with none pending, -1 on error. */
     int (*xs_read_watch)(void *priv, maint__watch_event *ev_r);
 

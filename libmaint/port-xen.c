@@ -127,6 +127,13 @@ static int px_fileno(void *priv)
     return xs_fileno(px->xs);
 }
 
+static bool px_introduced(void *priv, uint32_t domid)
+{
+    struct port_xen *px = priv;
+
+    return domid == 0 || xs_is_domain_introduced(px->xs, domid);
+}
+
 static int px_read_watch(void *priv, maint__watch_event *ev_r)
 {
     struct port_xen *px = priv;
@@ -372,6 +379,7 @@ static const maint__port_ops port_xen_ops = {
     .xs_watch = px_watch,
     .xs_unwatch = px_unwatch,
     .xs_fileno = px_fileno,
+    .xs_introduced = px_introduced,
     .xs_read_watch = px_read_watch,
     .domain_list = px_domain_list,
     .domain_info = px_domain_info,

@@ -77,6 +77,24 @@ gboolean xmd_host_identity_load(xmd *d, GError **error)
     return TRUE;
 }
 
+/* Is the domain still alive?  libxl knows; without it, xenstored does. */
+static bool domain_alive(xmd *d, uint32_t domid)
+{
+    maint__port *port = &d->ctx->port;
+    maint_domain_info info;
+    int rc;
+
+    if (!d->lx)
+        return port->ops->xs_introduced(port->priv, domid);
+    rc = maint_domain_info_get(d->ctx, domid, &info);
+    maint_domain_info_dispose(&info);
+    if (rc == MAINT_ERROR_NOENT)
+        return false;
+    if (rc == MAINT_OK && info.state == MAINT_DOMAIN_STATE_DYING)
+        return false;
+    return true;
+}
+
 static bool xs_put(xmd *d, uint32_t txn, const char *path, const char *val)
 {
     maint__port *port = &d->ctx->port;
@@ -99,6 +117,7 @@ static gboolean publish(xmd *d, xmd_domain *dom)
 {
     maint__port *port = &d->ctx->port;
     uint32_t D = dom->domid;
+    g_autofree char *home = g_strdup_printf(MAINT_XS_DOMAIN_FMT, D);
     g_autofree char *root = g_strdup_printf(MAINT_XS_ROOT_FMT, D);
     g_autofree char *host = g_strdup_printf(MAINT_XS_HOST_FMT, D);
     g_autofree char *hid = g_strdup_printf(MAINT_XS_HOST_ID_FMT, D);
@@ -111,8 +130,17 @@ static gboolean publish(xmd *d, xmd_domain *dom)
         uint32_t t;
         bool ok;
 
+        char *v;
+
         if (port->ops->xs_txn_start(port->priv, &t) < 0)
             break;
+        /* Never resurrect a home the toolstack removed. */
+        v = port->ops->xs_read(port->priv, t, home, NULL);
+        if (!v) {
+            port->ops->xs_txn_end(port->priv, t, true);
+            return FALSE;
+        }
+        free(v);
         /* root and host: dom0's, readable by the domain */
         ok = port->ops->xs_mkdir(port->priv, t, root) == 0 &&
              xs_perms(d, t, root, 0, D) &&
@@ -199,23 +227,6 @@ static bool parse_domid(const char *s, uint32_t *domid_r)
     return true;
 }
 
-/* Is the domain still alive?  Without libxl, xenstore presence decides. */
-static bool domain_alive(xmd *d, uint32_t domid)
-{
-    maint_domain_info info;
-    int rc;
-
-    if (!d->lx)
-        return true;
-    rc = maint_domain_info_get(d->ctx, domid, &info);
-    maint_domain_info_dispose(&info);
-    if (rc == MAINT_ERROR_NOENT)
-        return false;
-    if (rc == MAINT_OK && info.state == MAINT_DOMAIN_STATE_DYING)
-        return false;
-    return true;
-}
-
 void xmd_domains_rescan(xmd *d)
 {
     maint__port *port = &d->ctx->port;
@@ -255,18 +266,13 @@ void xmd_domains_rescan(xmd *d)
 
 void xmd_domain_tree_lost(xmd *d, xmd_domain *dom)
 {
-    maint__port *port = &d->ctx->port;
-    g_autofree char *home = g_strdup_printf(MAINT_XS_DOMAIN_FMT, dom->domid);
-    char *v = port->ops->xs_read(port->priv, MAINT__XS_NO_TXN, home, NULL);
-
-    if (!v) {
-        xmd_domains_rescan(d);          /* the toolstack removed its home */
+    /* xenstored removes a dead domain's own nodes (request, response). */
+    if (!domain_alive(d, dom->domid) || !publish(d, dom)) {
+        xmd_domains_rescan(d);
         return;
     }
-    free(v);
-    g_message("d%u (%s): its request directory was removed; recreating it",
+    g_message("d%u (%s): its request directory was removed; recreated it",
               dom->domid, xmd_domain_label(dom));
-    publish(d, dom);
 }
 
 void xmd_domains_fini(xmd *d)

@@ -210,6 +210,11 @@ static int f_unwatch(void *priv, const char *path, const char *token)
     return -1;
 }
 
+static bool f_introduced(void *priv, uint32_t domid)
+{
+    return true;
+}
+
 static int f_fileno(void *priv)
 {
     return ((fake_port *)priv)->pipe[0];
@@ -303,6 +308,7 @@ static const maint__port_ops fake_ops = {
     .xs_directory = f_directory, .xs_set_perms = f_set_perms,
     .xs_txn_start = f_txn_start, .xs_txn_end = f_txn_end,
     .xs_watch = f_watch, .xs_unwatch = f_unwatch, .xs_fileno = f_fileno,
+    .xs_introduced = f_introduced,
     .xs_read_watch = f_read_watch, .domain_list = f_domain_list,
     .domain_info = f_domain_info, .host_info = f_host_info,
     .domain_config_json = f_domain_config_json, .close = f_close,

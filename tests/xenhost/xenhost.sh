@@ -10,7 +10,8 @@
 #   xenhost.sh install-deps               apt-get install the host packages needed
 #
 # See README.md beside this file for the design, markers and environment.
-set -euo pipefail
+set -eEuo pipefail
+trap 'echo "xenhost: error: unexpected failure (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 XH_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 XH_SUITE=${XMAINT_XENHOST_SUITE:-bookworm}
@@ -482,14 +483,15 @@ guest_elf_kernel() {
 	off=$(od -An -tu4 -j 584 -N4 "$bz" | tr -d ' ')
 	len=$(od -An -tu4 -j 588 -N4 "$bz" | tr -d ' ')
 	start=$(((setup + 1) * 512 + off))
-	magic=$(tail -c +$((start + 1)) "$bz" | head -c 6 | od -An -tx1 | tr -d ' \n')
+	magic=$(od -An -tx1 -j "$start" -N 6 "$bz" | tr -d ' \n')
 	case "$magic" in
 	fd377a585a00) dec="xz -dc --single-stream" ;;
 	1f8b*) dec="gzip -dc" ;;
 	*) dec="" ;;
 	esac
 	if [ -n "$dec" ]; then
-		tail -c +$((start + 1)) "$bz" | head -c "$len" | in_chroot $dec >"$tmp" 2>/dev/null || true
+		dd if="$bz" bs=1M iflag=skip_bytes,count_bytes skip="$start" count="$len" status=none |
+			in_chroot $dec >"$tmp" 2>/dev/null || true
 	fi
 	if [ -n "$dec" ] && is_elf "$tmp"; then
 		gzip -6 -n -c "$tmp" >"$out"
