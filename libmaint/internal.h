@@ -96,17 +96,22 @@ void maint__log(xentoollog_logger *lg, xentoollog_level lvl, int errnoval,
                 const char *fmt, ...) __attribute__((format(printf, 8, 9)));
 
 #define MAINT__NO_DOMID (-1L)
+#ifdef __FILE_NAME__
+#define MAINT__FILE __FILE_NAME__      /* no build-tree paths in logs */
+#else
+#define MAINT__FILE __FILE__
+#endif
 #define LOG(lg, lvl, fmt, ...) \
-    maint__log((lg), XTL_##lvl, -1, __FILE__, __LINE__, __func__, \
+    maint__log((lg), XTL_##lvl, -1, MAINT__FILE, __LINE__, __func__, \
                MAINT__NO_DOMID, fmt, ##__VA_ARGS__)
 #define LOGE(lg, lvl, fmt, ...) \
-    maint__log((lg), XTL_##lvl, errno, __FILE__, __LINE__, __func__, \
+    maint__log((lg), XTL_##lvl, errno, MAINT__FILE, __LINE__, __func__, \
                MAINT__NO_DOMID, fmt, ##__VA_ARGS__)
 #define LOGD(lg, lvl, domid, fmt, ...) \
-    maint__log((lg), XTL_##lvl, -1, __FILE__, __LINE__, __func__, \
+    maint__log((lg), XTL_##lvl, -1, MAINT__FILE, __LINE__, __func__, \
                (long)(domid), fmt, ##__VA_ARGS__)
 #define LOGED(lg, lvl, domid, fmt, ...) \
-    maint__log((lg), XTL_##lvl, errno, __FILE__, __LINE__, __func__, \
+    maint__log((lg), XTL_##lvl, errno, MAINT__FILE, __LINE__, __func__, \
                (long)(domid), fmt, ##__VA_ARGS__)
 
 /* ---- Small helpers ------------------------------------------------------ */

@@ -12,8 +12,16 @@
 
 #include "internal.h"
 
+/*
+ * Two xenstore connections: libxenstore starts a reader thread on a handle
+ * once it carries a watch, and every call on such a handle then waits for
+ * that thread to hand it the reply.  Requests go through xs, which never
+ * watches, so they are a plain write and read on the calling thread; watches
+ * and their events live on xsw, opened on first use.
+ */
 struct port_xen {
     struct xs_handle *xs;
+    struct xs_handle *xsw;
     libxl_ctx *ctx;              /* NULL with MAINT_CTX_NO_LIBXL */
     xentoollog_logger *lg;
 };
@@ -106,25 +114,35 @@ static int px_txn_end(void *priv, uint32_t txn, bool abort)
     return xs_transaction_end(px->xs, txn, abort) ? 0 : -1;
 }
 
+static struct xs_handle *watch_handle(struct port_xen *px)
+{
+    if (!px->xsw) {
+        px->xsw = xs_open(0);
+        if (!px->xsw)
+            LOGE(px->lg, ERROR, "cannot open a xenstore connection for watches");
+    }
+    return px->xsw;
+}
+
 static int px_watch(void *priv, const char *path, const char *token)
 {
-    struct port_xen *px = priv;
+    struct xs_handle *h = watch_handle(priv);
 
-    return xs_watch(px->xs, path, token) ? 0 : -1;
+    return h && xs_watch(h, path, token) ? 0 : -1;
 }
 
 static int px_unwatch(void *priv, const char *path, const char *token)
 {
     struct port_xen *px = priv;
 
-    return xs_unwatch(px->xs, path, token) ? 0 : -1;
+    return px->xsw && xs_unwatch(px->xsw, path, token) ? 0 : -1;
 }
 
 static int px_fileno(void *priv)
 {
-    struct port_xen *px = priv;
+    struct xs_handle *h = watch_handle(priv);
 
-    return xs_fileno(px->xs);
+    return h ? xs_fileno(h) : -1;
 }
 
 static bool px_introduced(void *priv, uint32_t domid)
@@ -137,10 +155,11 @@ static bool px_introduced(void *priv, uint32_t domid)
 static int px_read_watch(void *priv, maint__watch_event *ev_r)
 {
     struct port_xen *px = priv;
-    unsigned num;
-    char **v = xs_check_watch(px->xs);
+    char **v;
 
-    (void)num;
+    if (!px->xsw)
+        return 0;
+    v = xs_check_watch(px->xsw);
     if (!v)
         return errno == EAGAIN ? 0 : -1;
     ev_r->path = strdup(v[XS_WATCH_PATH]);
@@ -362,6 +381,8 @@ static void px_close(void *priv)
         return;
     if (px->ctx)
         libxl_ctx_free(px->ctx);
+    if (px->xsw)
+        xs_close(px->xsw);
     if (px->xs)
         xs_close(px->xs);
     free(px);

@@ -128,10 +128,10 @@ xh_guest_cfg() {
 		echo "on_reboot = \"destroy\""
 		case "$type" in
 		pv | pvh)
-			echo "extra = \"console=hvc0 quiet xh_name=$name\""
+			echo "extra = \"console=hvc0 quiet xh_name=$name${XH_GUEST_EXTRA:+ $XH_GUEST_EXTRA}\""
 			;;
 		hvm)
-			echo "extra = \"console=ttyS0 quiet xen_emul_unplug=never xh_name=$name\""
+			echo "extra = \"console=ttyS0 quiet xen_emul_unplug=never xh_name=$name${XH_GUEST_EXTRA:+ $XH_GUEST_EXTRA}\""
 			echo "device_model_version = \"qemu-xen\""
 			echo "serial = \"file:/var/log/xen/console/$name.serial\""
 			echo "vnc = 0"
