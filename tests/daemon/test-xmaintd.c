@@ -21,6 +21,7 @@
 #include "internal.h"
 #include "schema.h"
 #include "xsd.h"
+#include "../cunit-report.h"
 
 static struct xsd *xsd;
 static struct xs_handle *xs;
@@ -394,7 +395,7 @@ static void test_bad_command_line(void)
 
 int main(void)
 {
-    unsigned failed, run;
+    int failed;
     CU_pSuite s;
     int rc;
 
@@ -422,12 +423,7 @@ int main(void)
     CU_add_test(s, "domain departure", test_domain_departure);
     CU_add_test(s, "kill -9 and restart", test_kill9_and_restart);
     CU_add_test(s, "clean shutdown", test_clean_shutdown);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_tests_failed();
-    run = CU_get_number_of_tests_run();
-    printf("%u passed, %u failed\n", run - failed, failed);
-    CU_cleanup_registry();
+    failed = cunit_run_and_report();
     if (daemon_pid > 0)
         daemon_stop(SIGKILL);
     maint_ctx_close(ctx);
@@ -439,5 +435,5 @@ int main(void)
     } else {
         fprintf(stderr, "daemon log kept in %s\n", log_path);
     }
-    return failed ? 1 : 0;
+    return failed < 0 ? 99 : failed ? 1 : 0;
 }

@@ -11,6 +11,7 @@
 #include <CUnit/Basic.h>
 
 #include "unit.h"
+#include "../cunit-report.h"
 
 void unit_check_output(const char *module, const char *name, const char *actual)
 {
@@ -38,7 +39,7 @@ void unit_check_output(const char *module, const char *name, const char *actual)
 
 int main(void)
 {
-    unsigned failed, run;
+    int failed;
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
         fprintf(stderr, "cannot initialise CUnit: %s\n", CU_get_error_msg());
@@ -52,11 +53,6 @@ int main(void)
         CU_cleanup_registry();
         return 99;
     }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_tests_failed();
-    run = CU_get_number_of_tests_run();
-    printf("%u passed, %u failed\n", run - failed, failed);
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    failed = cunit_run_and_report();
+    return failed < 0 ? 99 : failed ? 1 : 0;
 }

@@ -18,6 +18,7 @@
 #include <xenstore.h>
 
 #include "xsd.h"
+#include "../cunit-report.h"
 
 #define EVENT_TIMEOUT_MS 5000
 
@@ -322,7 +323,8 @@ static const struct {
 
 int main(void)
 {
-    unsigned int run, failed, i;
+    unsigned int i;
+    int failed;
     CU_pSuite suite;
     int rc;
 
@@ -341,13 +343,7 @@ int main(void)
         if (!CU_add_test(suite, tests[i].name, tests[i].fn))
             return 99;
 
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    if (CU_basic_run_tests() != CUE_SUCCESS)
-        return 99;
-    run = CU_get_number_of_tests_run();
-    failed = CU_get_number_of_tests_failed();
-    printf("%u passed, %u failed\n", run - failed, failed);
-    CU_cleanup_registry();
+    failed = cunit_run_and_report();
     xsd_stop(xsd);
-    return failed ? 1 : 0;
+    return failed < 0 ? 99 : failed ? 1 : 0;
 }
