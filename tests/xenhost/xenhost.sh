@@ -11,7 +11,8 @@
 #
 # See README.md beside this file for the design, markers and environment.
 set -eEuo pipefail
-trap 'echo "xenhost: error: unexpected failure (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
+# Exit status: 0 passed, 1 a scenario failed (run), 2 the harness itself failed.
+trap 'echo "xenhost: error: unexpected failure (exit $?) at line $LINENO: $BASH_COMMAND" >&2; exit 2' ERR
 
 XH_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 XH_SUITE=${XMAINT_XENHOST_SUITE:-bookworm}
@@ -48,7 +49,7 @@ XH_DOM0_HVM_FILES="/usr/libexec/xen-qemu-system-i386 /usr/lib/xen-4.17/boot/hvml
   /usr/lib/ipxe/qemu/pxe-e1000.rom /usr/lib/ipxe/qemu/efi-e1000.rom
   /usr/lib/ipxe/qemu/pxe-rtl8139.rom /usr/lib/ipxe/qemu/efi-rtl8139.rom"
 
-die() { echo "xenhost: error: $*" >&2; exit 1; }
+die() { echo "xenhost: error: $*" >&2; exit 2; }
 say() { echo "xenhost: $*" >&2; }
 
 usage() {
@@ -685,7 +686,7 @@ cmd_run() {
 
 	local accel cpu
 	accel=$(accel_probe)
-	if [ "$accel" = kvm ]; then cpu=host,-smap; else cpu=max,-smap,-rdtscp; accel=tcg,thread=multi; fi
+	if [ "$accel" = kvm ]; then cpu=host,-smap; else cpu=max,-smap,-rdtscp; accel=tcg,thread=${XMAINT_XENHOST_TCG_THREAD:-multi}; fi
 	local log=${logfile:-$XH_RUN/console.log}
 	mkdir -p "$(dirname "$log")"
 	: >"$log"
@@ -775,7 +776,8 @@ cmd_run() {
 		[ -n "$logfile" ] && say "full console log: $logfile"
 	fi
 	echo "xenhost: ${passed} passed, ${failed} failed"
-	[ "$ok" = 1 ]
+	[ "$ok" = 1 ] && exit 0
+	exit 1
 }
 
 cmd_shell() {

@@ -64,8 +64,9 @@ check_guest_published() {
 	[ "$hid" = "$(cat /var/lib/xmaint/host-id)" ]
 	xenstore-ls -p "/local/domain/$id/xmaint" | tee /tmp/perms
 	# ~/xmaint/host/id: dom0's, readable by the guest; request: the guest's own
-	grep -q "^  id = \"$hid\" *. (n0,r$id)" /tmp/perms
-	grep -q "^ request = \"\" *. (n$id)" /tmp/perms
+	grep -Eq "^ *id = \"$hid\".*\(n0,r$id\)$" /tmp/perms
+	grep -Eq "^ *request = \"\".*\(n$id\)$" /tmp/perms
+	grep -Eq "^ *response = \"\".*\(n$id\)$" /tmp/perms
 	grep -q "d$id (xm-pv): domain arrived" "$LOG"
 }
 
