@@ -301,6 +301,32 @@ out:
     return ret;
 }
 
+/* ---- config -------------------------------------------------------------- */
+
+static int main_config(int argc, char **argv)
+{
+    maint_ctx *ctx;
+    uint32_t domid;
+    char *json = NULL;
+    int idx, rc;
+
+    idx = parse_opts(argc, argv, "config", NULL, 1, 1);
+    if (idx < 0)
+        return EXIT_FAILURE;
+    if (!(ctx = open_ctx(0)))
+        return EXIT_FAILURE;
+    rc = maint_domain_lookup(ctx, argv[idx], &domid);
+    if (rc == MAINT_OK)
+        rc = maint_domain_config_json(ctx, domid, &json);
+    if (rc == MAINT_OK)
+        print_json_line(json);
+    else
+        fprintf(stderr, "xl maint config: %s: %s\n", argv[idx], maint_strerror(rc));
+    free(json);
+    maint_ctx_close(ctx);
+    return rc == MAINT_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 /* ---- request ------------------------------------------------------------- */
 
 static int main_request(int argc, char **argv)
@@ -366,6 +392,9 @@ static const struct cmd_spec cmd_table[] = {
     { "host", main_host, 0, 0,
       "Show host information: CPUs, topology, NUMA, memory, identity",
       "[--json]", "  -j, --json   machine-readable output" },
+    { "config", main_config, 0, 0,
+      "Print a running domain's live configuration (libxl's JSON)",
+      "<domain>", "  domain      a name or a domain id" },
     { "request", main_request, 0, 1,
       "Send one request to xmaintd through xenstore and print its result",
       "<op> [ARGS-JSON]",

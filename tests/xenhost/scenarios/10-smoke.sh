@@ -87,6 +87,13 @@ check_requests() {
 	# the front end: a request through libmaint, host information
 	xl-maint request ping | grep -q '"pong":true'
 	xl-maint host --json | grep -q '"virt_caps":\["pv","hvm"'
+	# the guest's live configuration, in libxl's JSON
+	xl-maint config xm-pv >/tmp/cfg
+	grep -q '"name": "xm-pv"' /tmp/cfg
+	grep -q '"max_memkb": 131072' /tmp/cfg
+	grep -q '"type": "pv"' /tmp/cfg
+	if xl-maint config no-such-domain 2>/tmp/err; then return 1; fi
+	grep -q "no such object" /tmp/err
 	# bad command lines: usage and non-zero exit
 	if xl-maint frobnicate 2>/tmp/err; then return 1; fi
 	grep -q "unknown subcommand" /tmp/err
