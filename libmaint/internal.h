@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "maint/maint.h"
+#include <libxl.h>
 
 #define MAINT_EXPORT __attribute__((visibility("default")))
 
@@ -60,6 +61,17 @@ typedef struct maint__port_ops {
     int (*domain_info)(void *priv, uint32_t domid, maint_domain_info *info_r);
     int (*host_info)(void *priv, maint_host_info *info_r);
     int (*domain_config_json)(void *priv, uint32_t domid, char **json_r);
+    /* The live configuration (libxl_retrieve_domain_configuration); the
+     * caller initialised cfg and disposes of it. */
+    int (*domain_config_get)(void *priv, uint32_t domid, libxl_domain_config *cfg);
+    /* libxl's JSON of a configuration; malloc'd, or NULL. */
+    char *(*config_to_json)(void *priv, libxl_domain_config *cfg);
+    /* Create a domain, left paused. */
+    int (*domain_create)(void *priv, libxl_domain_config *cfg, uint32_t *domid_r);
+    int (*domain_unpause)(void *priv, uint32_t domid);
+    int (*domain_destroy)(void *priv, uint32_t domid);
+    /* MAINT_ERROR_NOENT when no domain has that name. */
+    int (*name_to_domid)(void *priv, const char *name, uint32_t *domid_r);
 
     void (*close)(void *priv);
 } maint__port_ops;
@@ -203,6 +215,14 @@ int maint__response_read(maint__port *port, uint32_t domid, const char *id,
 
 /* The CPU signature of this host (host.c).  malloc'd, or NULL. */
 char *maint__cpu_signature(const maint_host_info *info);
+
+/* Substitute derivation on a configuration (substitute.c): pure logic. */
+int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
+                             const char *orig_name, const maint_substitute_opts *opts);
+/* The hiding spec's xenstore values ("00:05.0,00:06.0", ...); malloc'd. */
+char *maint__hide_pci_value(const maint_hide_spec *spec);
+char *maint__hide_vcpus_value(const maint_hide_spec *spec);
+char *maint__hide_mem_value(const maint_hide_spec *spec);
 
 /* Domain/state helpers shared with the daemon. */
 int maint__domain_list_json(maint__port *port, char **json_r);

@@ -346,29 +346,97 @@ out:
     return rc;
 }
 
-static int px_domain_config_json(void *priv, uint32_t domid, char **json_r)
+static int px_domain_config_get(void *priv, uint32_t domid, libxl_domain_config *cfg)
 {
     struct port_xen *px = priv;
-    libxl_domain_config cfg;
-    int r, rc;
+    int r;
 
     if (!px->ctx)
         return MAINT_ERROR_UNAVAILABLE;
-    libxl_domain_config_init(&cfg);
-    r = libxl_retrieve_domain_configuration(px->ctx, domid, &cfg, NULL);
+    r = libxl_retrieve_domain_configuration(px->ctx, domid, cfg, NULL);
     if (r == ERROR_DOMAIN_NOTFOUND || r == ERROR_INVAL) {
         LOGD(px->lg, ERROR, domid, "no such domain (libxl error %d)", r);
-        rc = MAINT_ERROR_NOENT;
-        goto out;
+        return MAINT_ERROR_NOENT;
     }
     if (r) {
         LOGD(px->lg, ERROR, domid, "libxl_retrieve_domain_configuration failed (%d)", r);
-        rc = MAINT_ERROR_HYPERVISOR;
-        goto out;
+        return MAINT_ERROR_HYPERVISOR;
     }
-    *json_r = libxl_domain_config_to_json(px->ctx, &cfg);
-    rc = *json_r ? MAINT_OK : MAINT_ERROR_NOMEM;
-out:
+    return MAINT_OK;
+}
+
+static char *px_config_to_json(void *priv, libxl_domain_config *cfg)
+{
+    struct port_xen *px = priv;
+
+    return px->ctx ? libxl_domain_config_to_json(px->ctx, cfg) : NULL;
+}
+
+static int px_domain_create(void *priv, libxl_domain_config *cfg, uint32_t *domid_r)
+{
+    struct port_xen *px = priv;
+    uint32_t domid = INVALID_DOMID;
+    int r;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    /* libxl leaves a new domain paused; the caller unpauses it. */
+    r = libxl_domain_create_new(px->ctx, cfg, &domid, NULL, NULL);
+    if (r) {
+        LOG(px->lg, ERROR, "cannot create domain '%s' (libxl error %d)",
+            cfg->c_info.name ? cfg->c_info.name : "?", r);
+        return MAINT_ERROR_HYPERVISOR;
+    }
+    *domid_r = domid;
+    return MAINT_OK;
+}
+
+static int px_domain_unpause(void *priv, uint32_t domid)
+{
+    struct port_xen *px = priv;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    if (libxl_domain_unpause(px->ctx, domid, NULL)) {
+        LOGD(px->lg, ERROR, domid, "cannot unpause");
+        return MAINT_ERROR_HYPERVISOR;
+    }
+    return MAINT_OK;
+}
+
+static int px_domain_destroy(void *priv, uint32_t domid)
+{
+    struct port_xen *px = priv;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    if (libxl_domain_destroy(px->ctx, domid, NULL)) {
+        LOGD(px->lg, ERROR, domid, "cannot destroy");
+        return MAINT_ERROR_HYPERVISOR;
+    }
+    return MAINT_OK;
+}
+
+static int px_name_to_domid(void *priv, const char *name, uint32_t *domid_r)
+{
+    struct port_xen *px = priv;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    return libxl_name_to_domid(px->ctx, name, domid_r) ? MAINT_ERROR_NOENT : MAINT_OK;
+}
+
+static int px_domain_config_json(void *priv, uint32_t domid, char **json_r)
+{
+    libxl_domain_config cfg;
+    int rc;
+
+    libxl_domain_config_init(&cfg);
+    rc = px_domain_config_get(priv, domid, &cfg);
+    if (rc == MAINT_OK) {
+        *json_r = px_config_to_json(priv, &cfg);
+        rc = *json_r ? MAINT_OK : MAINT_ERROR_NOMEM;
+    }
     libxl_domain_config_dispose(&cfg);
     return rc;
 }
@@ -406,6 +474,12 @@ static const maint__port_ops port_xen_ops = {
     .domain_info = px_domain_info,
     .host_info = px_host_info,
     .domain_config_json = px_domain_config_json,
+    .domain_config_get = px_domain_config_get,
+    .config_to_json = px_config_to_json,
+    .domain_create = px_domain_create,
+    .domain_unpause = px_domain_unpause,
+    .domain_destroy = px_domain_destroy,
+    .name_to_domid = px_name_to_domid,
     .close = px_close,
 };
 

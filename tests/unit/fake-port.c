@@ -277,6 +277,31 @@ static int f_domain_config_json(void *priv, uint32_t domid, char **json_r)
     return MAINT_ERROR_UNAVAILABLE;
 }
 
+static int f_config_get(void *priv, uint32_t domid, libxl_domain_config *cfg)
+{
+    return MAINT_ERROR_UNAVAILABLE;
+}
+
+static char *f_config_to_json(void *priv, libxl_domain_config *cfg)
+{
+    return NULL;
+}
+
+static int f_create(void *priv, libxl_domain_config *cfg, uint32_t *domid_r)
+{
+    return MAINT_ERROR_UNAVAILABLE;
+}
+
+static int f_domid_op(void *priv, uint32_t domid)
+{
+    return MAINT_ERROR_UNAVAILABLE;
+}
+
+static int f_name_to_domid(void *priv, const char *name, uint32_t *domid_r)
+{
+    return MAINT_ERROR_NOENT;
+}
+
 static void f_close(void *priv)
 {
     fake_port *fp = priv;
@@ -311,7 +336,10 @@ static const maint__port_ops fake_ops = {
     .xs_introduced = f_introduced,
     .xs_read_watch = f_read_watch, .domain_list = f_domain_list,
     .domain_info = f_domain_info, .host_info = f_host_info,
-    .domain_config_json = f_domain_config_json, .close = f_close,
+    .domain_config_json = f_domain_config_json, .domain_config_get = f_config_get,
+    .config_to_json = f_config_to_json, .domain_create = f_create,
+    .domain_unpause = f_domid_op, .domain_destroy = f_domid_op,
+    .name_to_domid = f_name_to_domid, .close = f_close,
 };
 
 fake_port *fake_port_new(maint__port *port_r)

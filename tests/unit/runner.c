@@ -48,6 +48,7 @@ int main(void)
     suite_json_register();
     suite_request_register();
     suite_client_register();
+    suite_substitute_register();
     if (CU_get_error() != CUE_SUCCESS) {
         fprintf(stderr, "cannot register the suites: %s\n", CU_get_error_msg());
         CU_cleanup_registry();

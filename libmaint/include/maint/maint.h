@@ -185,6 +185,95 @@ char *maint_host_info_to_json(const maint_host_info *info);
 int maint_request(maint_ctx *ctx, const char *op, const char *args_json,
                   unsigned timeout_ms, char **result_json_r, char **error_r);
 
+/* ---- Hiding spec: hardware a domain must not see ------------------------- */
+
+#define MAINT_HIDE_MAX_PCI 16
+#define MAINT_HIDE_MAX_VCPUS 128
+#define MAINT_HIDE_MAX_MEM 8
+
+typedef struct maint_bdf {
+    uint8_t bus, dev, fn;                 /* segment 0; dev < 32, fn < 8 */
+} maint_bdf;
+
+typedef struct maint_mem_range {
+    uint64_t start, end;                  /* guest-physical, inclusive */
+} maint_mem_range;
+
+typedef struct maint_hide_spec {
+    maint_bdf pci[MAINT_HIDE_MAX_PCI];
+    unsigned nr_pci;
+    uint32_t vcpus[MAINT_HIDE_MAX_VCPUS];
+    unsigned nr_vcpus;
+    maint_mem_range mem[MAINT_HIDE_MAX_MEM];
+    unsigned nr_mem;
+} maint_hide_spec;
+
+void maint_hide_spec_init(maint_hide_spec *spec);
+void maint_hide_spec_dispose(maint_hide_spec *spec);
+
+/*
+ * Add one item, parsed strictly: a BDF "BB:DD.F" (hex; "0000:" prefix
+ * allowed), a vCPU id (never 0), a range "START-END" (hex, page aligned).
+ * MAINT_ERROR_INVAL for a malformed item, MAINT_ERROR_TOOBIG when the spec
+ * is full; duplicates are ignored.
+ */
+int maint_hide_spec_add_pci(maint_hide_spec *spec, const char *bdf);
+int maint_hide_spec_add_vcpu(maint_hide_spec *spec, unsigned vcpu);
+int maint_hide_spec_add_mem(maint_hide_spec *spec, const char *range);
+
+/*
+ * Write the spec under the domain's ~/xmaint/hide (xenstore-schema/), owned
+ * by dom0 and read-only for the domain: hvmloader reads it at boot.
+ */
+int maint_hide_spec_write(maint_ctx *ctx, uint32_t domid, const maint_hide_spec *spec);
+
+/* ---- Substitute domains ---------------------------------------------------- */
+
+typedef enum maint_mac_policy {
+    MAINT_MAC_NEW = 0,                    /* fresh MACs (default) */
+    MAINT_MAC_KEEP                        /* the original's MACs */
+} maint_mac_policy;
+
+typedef struct maint_substitute_opts {
+    const char *name;                     /* default: "<original>-sub" */
+    maint_hide_spec hide;
+    unsigned vcpus;                       /* 0: keep */
+    uint64_t memory_kb;                   /* 0: keep */
+    const char *kernel, *ramdisk, *cmdline; /* NULL: keep */
+    const char *const *disks;             /* xl disk specs replacing the disks */
+    unsigned nr_disks;
+    maint_mac_policy mac;
+    const char *const *sets;              /* xl.cfg "KEY=VALUE" overrides */
+    unsigned nr_sets;
+    const char *firmware;                 /* HVM: hvmloader to boot (firmware_override) */
+    const char *ready_pattern;            /* readiness: text on the console log */
+    const char *console_log;              /* default /var/log/xen/console/guest-NAME.log */
+} maint_substitute_opts;
+
+void maint_substitute_opts_init(maint_substitute_opts *opts);
+
+/*
+ * The substitute's configuration derived from domain domid's live
+ * configuration and opts, in libxl's JSON form, without creating anything.
+ * *json_r is malloc'd: call free().  Errors name what is wrong (logged).
+ */
+int maint_substitute_config_json(maint_ctx *ctx, uint32_t domid,
+                                 const maint_substitute_opts *opts, char **json_r);
+
+/* Progress of a long operation: stage name and percent (0-100). */
+typedef void maint_progress_fn(void *user, const char *stage, int percent);
+
+/*
+ * Create the substitute: derive, create paused, write the hiding spec,
+ * unpause, wait (up to timeout_ms) until it reports ready.  On any failure
+ * the substitute is destroyed: nothing is left behind.  *domid_r receives
+ * the new domain's id.
+ */
+int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
+                            const maint_substitute_opts *opts, unsigned timeout_ms,
+                            maint_progress_fn *progress, void *user,
+                            uint32_t *domid_r);
+
 /* ---- The daemon --------------------------------------------------------- */
 
 typedef struct maint_daemon_status {

@@ -1,0 +1,665 @@
+/*
+ * Substitute domains: a second domain derived from a running domain's live
+ * configuration, with chosen hardware hidden and chosen overrides, created
+ * beside it.  Derivation is pure logic on a libxl_domain_config; creation
+ * goes through the port.  Every rejection names the value that was wrong.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <libxlutil.h>
+
+#include "internal.h"
+#include "schema.h"
+
+/* ---- Hiding spec ---------------------------------------------------------- */
+
+MAINT_EXPORT void maint_hide_spec_init(maint_hide_spec *spec)
+{
+    memset(spec, 0, sizeof(*spec));
+}
+
+MAINT_EXPORT void maint_hide_spec_dispose(maint_hide_spec *spec)
+{
+    if (spec)
+        maint_hide_spec_init(spec);
+}
+
+/* Parse exactly `digits` hex digits at *p (1..digits), advancing p. */
+static bool hex_field(const char **p, unsigned max_digits, unsigned long *v_r)
+{
+    unsigned long v = 0;
+    unsigned n = 0;
+
+    while (isxdigit((unsigned char)**p) && n < max_digits) {
+        char c = (char)tolower((unsigned char)**p);
+        v = v * 16 + (unsigned long)(c <= '9' ? c - '0' : c - 'a' + 10);
+        (*p)++;
+        n++;
+    }
+    *v_r = v;
+    return n > 0 && !isxdigit((unsigned char)**p);
+}
+
+MAINT_EXPORT int maint_hide_spec_add_pci(maint_hide_spec *spec, const char *bdf)
+{
+    const char *p = bdf;
+    unsigned long seg = 0, bus, dev, fn;
+    unsigned i;
+
+    if (!spec || !bdf)
+        return MAINT_ERROR_INVAL;
+    if (strlen(bdf) == 12 && bdf[4] == ':') {   /* SSSS:BB:DD.F */
+        if (!hex_field(&p, 4, &seg) || *p++ != ':')
+            return MAINT_ERROR_INVAL;
+    }
+    if (!hex_field(&p, 2, &bus) || *p++ != ':' || !hex_field(&p, 2, &dev) ||
+        *p++ != '.' || !hex_field(&p, 1, &fn) || *p != '\0')
+        return MAINT_ERROR_INVAL;
+    if (seg != 0 || dev >= 32 || fn >= 8)
+        return MAINT_ERROR_INVAL;
+    for (i = 0; i < spec->nr_pci; i++)
+        if (spec->pci[i].bus == bus && spec->pci[i].dev == dev && spec->pci[i].fn == fn)
+            return MAINT_OK;
+    if (spec->nr_pci >= MAINT_HIDE_MAX_PCI)
+        return MAINT_ERROR_TOOBIG;
+    spec->pci[spec->nr_pci].bus = (uint8_t)bus;
+    spec->pci[spec->nr_pci].dev = (uint8_t)dev;
+    spec->pci[spec->nr_pci].fn = (uint8_t)fn;
+    spec->nr_pci++;
+    return MAINT_OK;
+}
+
+MAINT_EXPORT int maint_hide_spec_add_vcpu(maint_hide_spec *spec, unsigned vcpu)
+{
+    unsigned i;
+
+    if (!spec || vcpu == 0 || vcpu >= 4096)
+        return MAINT_ERROR_INVAL;      /* vCPU 0 boots the guest */
+    for (i = 0; i < spec->nr_vcpus; i++)
+        if (spec->vcpus[i] == vcpu)
+            return MAINT_OK;
+    if (spec->nr_vcpus >= MAINT_HIDE_MAX_VCPUS)
+        return MAINT_ERROR_TOOBIG;
+    spec->vcpus[spec->nr_vcpus++] = vcpu;
+    return MAINT_OK;
+}
+
+MAINT_EXPORT int maint_hide_spec_add_mem(maint_hide_spec *spec, const char *range)
+{
+    unsigned long long start, end;
+    char *e1, *e2;
+
+    if (!spec || !range || strncmp(range, "0x", 2))
+        return MAINT_ERROR_INVAL;
+    errno = 0;
+    start = strtoull(range, &e1, 16);
+    if (errno || *e1 != '-' || strncmp(e1 + 1, "0x", 2))
+        return MAINT_ERROR_INVAL;
+    end = strtoull(e1 + 1, &e2, 16);
+    if (errno || *e2 != '\0' || end <= start || (start & 0xfff) ||
+        ((end + 1) & 0xfff))
+        return MAINT_ERROR_INVAL;
+    if (spec->nr_mem >= MAINT_HIDE_MAX_MEM)
+        return MAINT_ERROR_TOOBIG;
+    spec->mem[spec->nr_mem].start = start;
+    spec->mem[spec->nr_mem].end = end;
+    spec->nr_mem++;
+    return MAINT_OK;
+}
+
+char *maint__hide_pci_value(const maint_hide_spec *spec)
+{
+    char *out = malloc(spec->nr_pci * 8 + 1), *p = out;
+
+    if (!out)
+        return NULL;
+    *p = '\0';
+    for (unsigned i = 0; i < spec->nr_pci; i++)
+        p += sprintf(p, "%s%02x:%02x.%x", i ? "," : "", spec->pci[i].bus,
+                     spec->pci[i].dev, spec->pci[i].fn);
+    return out;
+}
+
+char *maint__hide_vcpus_value(const maint_hide_spec *spec)
+{
+    char *out = malloc(spec->nr_vcpus * 6 + 1), *p = out;
+
+    if (!out)
+        return NULL;
+    *p = '\0';
+    for (unsigned i = 0; i < spec->nr_vcpus; i++)
+        p += sprintf(p, "%s%u", i ? "," : "", spec->vcpus[i]);
+    return out;
+}
+
+char *maint__hide_mem_value(const maint_hide_spec *spec)
+{
+    char *out = malloc(spec->nr_mem * 40 + 1), *p = out;
+
+    if (!out)
+        return NULL;
+    *p = '\0';
+    for (unsigned i = 0; i < spec->nr_mem; i++)
+        p += sprintf(p, "%s0x%llx-0x%llx", i ? "," : "",
+                     (unsigned long long)spec->mem[i].start,
+                     (unsigned long long)spec->mem[i].end);
+    return out;
+}
+
+MAINT_EXPORT int maint_hide_spec_write(maint_ctx *ctx, uint32_t domid,
+                                       const maint_hide_spec *spec)
+{
+    maint__port *port;
+    maint__perm perms[2] = { { 0, 'n' }, { domid, 'r' } };
+    char *values[3], *paths[3] = { NULL, NULL, NULL }, *dir = NULL;
+    uint32_t t;
+    int rc = MAINT_ERROR_NOMEM, attempt, i;
+
+    if (!ctx || !spec || domid == 0)
+        return MAINT_ERROR_INVAL;
+    port = &ctx->port;
+    values[0] = spec->nr_pci ? maint__hide_pci_value(spec) : NULL;
+    values[1] = spec->nr_vcpus ? maint__hide_vcpus_value(spec) : NULL;
+    values[2] = spec->nr_mem ? maint__hide_mem_value(spec) : NULL;
+    dir = maint__sprintf(MAINT_XS_HIDE_FMT, domid);
+    paths[0] = maint__sprintf(MAINT_XS_HIDE_PCI_FMT, domid);
+    paths[1] = maint__sprintf(MAINT_XS_HIDE_VCPUS_FMT, domid);
+    paths[2] = maint__sprintf(MAINT_XS_HIDE_MEM_FMT, domid);
+    if (!dir || !paths[0] || !paths[1] || !paths[2] || (spec->nr_pci && !values[0]) || (spec->nr_vcpus && !values[1]) ||
+        (spec->nr_mem && !values[2]))
+        goto out;
+    for (attempt = 0; attempt < 8; attempt++) {
+        bool ok;
+
+        rc = MAINT_ERROR_XENSTORE;
+        if (port->ops->xs_txn_start(port->priv, &t) < 0)
+            goto out;
+        ok = port->ops->xs_mkdir(port->priv, t, dir) == 0 &&
+             port->ops->xs_set_perms(port->priv, t, dir, perms, 2) == 0;
+        for (i = 0; i < 3 && ok; i++) {
+            if (values[i])
+                ok = port->ops->xs_write(port->priv, t, paths[i], values[i],
+                                         (unsigned)strlen(values[i])) == 0 &&
+                     port->ops->xs_set_perms(port->priv, t, paths[i], perms, 2) == 0;
+            else
+                port->ops->xs_rm(port->priv, t, paths[i]);   /* absent: nothing hidden */
+        }
+        if (!ok) {
+            LOGED(ctx->lg, ERROR, domid, "cannot write the hiding spec under %s", dir);
+            port->ops->xs_txn_end(port->priv, t, true);
+            goto out;
+        }
+        if (port->ops->xs_txn_end(port->priv, t, false) == 0) {
+            rc = MAINT_OK;
+            goto out;
+        }
+        if (errno != EAGAIN)
+            goto out;
+    }
+out:
+    for (i = 0; i < 3; i++) {
+        free(values[i]);
+        free(paths[i]);
+    }
+    free(dir);
+    return rc;
+}
+
+/* ---- Derivation ------------------------------------------------------------ */
+
+MAINT_EXPORT void maint_substitute_opts_init(maint_substitute_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    maint_hide_spec_init(&opts->hide);
+}
+
+static int replace_string(char **field, const char *value)
+{
+    char *copy = strdup(value);
+
+    if (!copy)
+        return MAINT_ERROR_NOMEM;
+    free(*field);
+    *field = copy;
+    return MAINT_OK;
+}
+
+static int set_vcpus(libxl_domain_build_info *b, unsigned n)
+{
+    libxl_bitmap avail;
+
+    libxl_bitmap_init(&avail);
+    avail.size = (n + 7) / 8;
+    avail.map = calloc(avail.size, 1);
+    if (!avail.map)
+        return MAINT_ERROR_NOMEM;
+    for (unsigned i = 0; i < n; i++)
+        avail.map[i / 8] |= (uint8_t)(1u << (i % 8));
+    libxl_bitmap_dispose(&b->avail_vcpus);
+    b->avail_vcpus = avail;
+    b->max_vcpus = (int)n;
+    return MAINT_OK;
+}
+
+/* Is the guest address of passthrough device d this BDF? */
+static bool pci_matches(const libxl_device_pci *d, const maint_bdf *bdf)
+{
+    /* vdevfn is the guest's devfn on bus 0; without one, the host address. */
+    if (d->vdevfn)
+        return bdf->bus == 0 && ((d->vdevfn >> 3) & 0x1f) == bdf->dev &&
+               (d->vdevfn & 7) == bdf->fn;
+    return d->bus == bdf->bus && d->dev == bdf->dev && d->func == bdf->fn;
+}
+
+/* Apply one xl.cfg "KEY=VALUE" override, parsed by libxlutil. */
+static int apply_set(xentoollog_logger *lg, libxl_domain_config *cfg, const char *set)
+{
+    static const char *const numeric[] = { "memory", "maxmem", "vcpus", "maxvcpus" };
+    static const char *const strings[] = { "kernel", "ramdisk", "extra", "cmdline",
+                                           "firmware_override" };
+    const char *eq = strchr(set, '=');
+    char key[32], *data = NULL, *report = NULL;
+    size_t report_len = 0;
+    FILE *rep = NULL;
+    XLU_Config *xc = NULL;
+    const char *sval;
+    long lval;
+    size_t klen;
+    unsigned i;
+    int rc = MAINT_ERROR_INVAL;
+
+    klen = eq ? (size_t)(eq - set) : 0;
+    while (klen && set[klen - 1] == ' ')
+        klen--;
+    if (!eq || klen == 0 || klen >= sizeof(key)) {
+        LOG(lg, ERROR, "override '%s' is not KEY=VALUE", set);
+        return MAINT_ERROR_INVAL;
+    }
+    memcpy(key, set, klen);
+    key[klen] = '\0';
+    data = maint__sprintf("%s\n", set);
+    /* libxlutil reports parse errors to a stream: keep them for our log. */
+    rep = open_memstream(&report, &report_len);
+    xc = rep ? xlu_cfg_init(rep, "override") : NULL;
+    if (!data || !xc) {
+        rc = MAINT_ERROR_NOMEM;
+        goto out;
+    }
+    if (xlu_cfg_readdata(xc, data, (int)strlen(data))) {
+        fflush(rep);
+        LOG(lg, ERROR, "override '%s' is not valid xl.cfg syntax%s%s", set,
+            report_len ? ": " : "", report_len ? report : "");
+        goto out;
+    }
+    for (i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++) {
+        if (strcmp(key, numeric[i]))
+            continue;
+        if (xlu_cfg_get_long(xc, key, &lval, 1) || lval <= 0 || lval > (1L << 30)) {
+            LOG(lg, ERROR, "override %s: a positive number is required", key);
+            goto out;
+        }
+        if (!strcmp(key, "memory")) {
+            cfg->b_info.target_memkb = (uint64_t)lval * 1024;
+            if (cfg->b_info.max_memkb < cfg->b_info.target_memkb)
+                cfg->b_info.max_memkb = cfg->b_info.target_memkb;
+        } else if (!strcmp(key, "maxmem")) {
+            cfg->b_info.max_memkb = (uint64_t)lval * 1024;
+        } else if (lval > 128) {
+            LOG(lg, ERROR, "override %s=%ld: at most 128 vCPUs", key, lval);
+            goto out;
+        } else {
+            rc = set_vcpus(&cfg->b_info, (unsigned)lval);
+            goto out;
+        }
+        rc = MAINT_OK;
+        goto out;
+    }
+    for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        if (strcmp(key, strings[i]))
+            continue;
+        if (xlu_cfg_get_string(xc, key, &sval, 1)) {
+            LOG(lg, ERROR, "override %s: a quoted string is required", key);
+            goto out;
+        }
+        if (!strcmp(key, "kernel"))
+            rc = replace_string(&cfg->b_info.kernel, sval);
+        else if (!strcmp(key, "ramdisk"))
+            rc = replace_string(&cfg->b_info.ramdisk, sval);
+        else if (!strcmp(key, "firmware_override")) {
+            if (cfg->b_info.type != LIBXL_DOMAIN_TYPE_HVM) {
+                LOG(lg, ERROR, "override firmware_override: only for HVM domains");
+                goto out;
+            }
+            rc = replace_string(&cfg->b_info.u.hvm.firmware, sval);
+        } else
+            rc = replace_string(&cfg->b_info.cmdline, sval);
+        goto out;
+    }
+    LOG(lg, ERROR, "override '%s': unsupported key (supported: memory, maxmem, "
+        "vcpus, maxvcpus, kernel, ramdisk, extra, cmdline, firmware_override)", key);
+out:
+    if (xc)
+        xlu_cfg_destroy(xc);
+    if (rep)
+        fclose(rep);
+    free(report);
+    free(data);
+    return rc;
+}
+
+static int replace_disks(xentoollog_logger *lg, libxl_domain_config *cfg,
+                         const char *const *specs, unsigned nr)
+{
+    libxl_device_disk *disks = calloc(nr ? nr : 1, sizeof(*disks));
+    char *report = NULL;
+    size_t report_len = 0;
+    FILE *rep = open_memstream(&report, &report_len);
+    XLU_Config *xc = rep ? xlu_cfg_init(rep, "disk") : NULL;
+    unsigned i, done = 0;
+    int rc = MAINT_ERROR_NOMEM;
+
+    if (!disks || !xc)
+        goto out;
+    for (i = 0; i < nr; i++, done++) {
+        libxl_device_disk_init(&disks[i]);
+        if (xlu_disk_parse(xc, 1, &specs[i], &disks[i])) {
+            fflush(rep);
+            LOG(lg, ERROR, "disk '%s' is not a valid xl disk spec%s%s", specs[i],
+                report_len ? ": " : "", report_len ? report : "");
+            libxl_device_disk_dispose(&disks[i]);
+            rc = MAINT_ERROR_INVAL;
+            goto out;
+        }
+    }
+    for (i = 0; i < (unsigned)cfg->num_disks; i++)
+        libxl_device_disk_dispose(&cfg->disks[i]);
+    free(cfg->disks);
+    cfg->disks = disks;
+    cfg->num_disks = (int)nr;
+    disks = NULL;
+    done = 0;
+    rc = MAINT_OK;
+out:
+    for (i = 0; disks && i < done; i++)
+        libxl_device_disk_dispose(&disks[i]);
+    free(disks);
+    if (xc)
+        xlu_cfg_destroy(xc);
+    if (rep)
+        fclose(rep);
+    free(report);
+    return rc;
+}
+
+int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
+                             const char *orig_name, const maint_substitute_opts *opts)
+{
+    const maint_hide_spec *hide = &opts->hide;
+    unsigned i, j;
+    int rc;
+
+    /* Identity: a new name and UUID. */
+    if (opts->name)
+        rc = replace_string(&cfg->c_info.name, opts->name);
+    else {
+        char *n = maint__sprintf("%s-sub", orig_name ? orig_name : "domain");
+        rc = n ? MAINT_OK : MAINT_ERROR_NOMEM;
+        if (n) {
+            free(cfg->c_info.name);
+            cfg->c_info.name = n;
+        }
+    }
+    if (rc)
+        return rc;
+    libxl_uuid_generate(&cfg->c_info.uuid);
+
+    /* Hidden PCI devices: passthrough ones are left out of the config. */
+    for (i = 0; i < hide->nr_pci; i++) {
+        bool found = false;
+
+        for (j = 0; j < (unsigned)cfg->num_pcidevs; j++) {
+            if (pci_matches(&cfg->pcidevs[j], &hide->pci[i])) {
+                libxl_device_pci_dispose(&cfg->pcidevs[j]);
+                memmove(&cfg->pcidevs[j], &cfg->pcidevs[j + 1],
+                        (size_t)(cfg->num_pcidevs - (int)j - 1) * sizeof(cfg->pcidevs[0]));
+                cfg->num_pcidevs--;
+                found = true;
+                break;
+            }
+        }
+        /* An HVM guest's emulated devices stay; hvmloader and the PCI-hole
+         * shim hide them.  A PV/PVH guest has no other PCI devices. */
+        if (!found && cfg->b_info.type != LIBXL_DOMAIN_TYPE_HVM) {
+            LOG(lg, ERROR, "no PCI device %02x:%02x.%x in '%s' to hide",
+                hide->pci[i].bus, hide->pci[i].dev, hide->pci[i].fn,
+                orig_name ? orig_name : "?");
+            return MAINT_ERROR_NOENT;
+        }
+    }
+    if (hide->nr_vcpus || hide->nr_mem) {
+        if (cfg->b_info.type != LIBXL_DOMAIN_TYPE_HVM) {
+            LOG(lg, ERROR, "hiding vCPUs or memory needs an HVM domain (hvmloader)");
+            return MAINT_ERROR_INVAL;
+        }
+    }
+    for (i = 0; i < hide->nr_vcpus; i++) {
+        if (hide->vcpus[i] >= (unsigned)cfg->b_info.max_vcpus) {
+            LOG(lg, ERROR, "cannot hide vCPU %u: the domain has %d", hide->vcpus[i],
+                cfg->b_info.max_vcpus);
+            return MAINT_ERROR_NOENT;
+        }
+    }
+
+    /* Size. */
+    if (opts->vcpus) {
+        if (opts->vcpus > 128) {
+            LOG(lg, ERROR, "%u vCPUs: at most 128", opts->vcpus);
+            return MAINT_ERROR_INVAL;
+        }
+        rc = set_vcpus(&cfg->b_info, opts->vcpus);
+        if (rc)
+            return rc;
+    }
+    if (opts->memory_kb) {
+        if (opts->memory_kb < 16 * 1024) {
+            LOG(lg, ERROR, "%llu KiB of memory: at least 16 MiB",
+                (unsigned long long)opts->memory_kb);
+            return MAINT_ERROR_INVAL;
+        }
+        cfg->b_info.target_memkb = opts->memory_kb;
+        cfg->b_info.max_memkb = opts->memory_kb;
+    }
+
+    /* What it boots. */
+    if ((opts->kernel && (rc = replace_string(&cfg->b_info.kernel, opts->kernel))) ||
+        (opts->ramdisk && (rc = replace_string(&cfg->b_info.ramdisk, opts->ramdisk))) ||
+        (opts->cmdline && (rc = replace_string(&cfg->b_info.cmdline, opts->cmdline))))
+        return rc;
+    if (opts->nr_disks && (rc = replace_disks(lg, cfg, opts->disks, opts->nr_disks)))
+        return rc;
+    /* Two domains must never write one disk. */
+    if (!opts->nr_disks) {
+        for (i = 0; i < (unsigned)cfg->num_disks; i++) {
+            if (!cfg->disks[i].readwrite || cfg->disks[i].is_cdrom)
+                continue;
+            LOG(lg, ERROR, "disk %s (%s) is writable and in use by '%s': give the "
+                "substitute its own disks", cfg->disks[i].vdev ? cfg->disks[i].vdev : "?",
+                cfg->disks[i].pdev_path ? cfg->disks[i].pdev_path : "?",
+                orig_name ? orig_name : "?");
+            return MAINT_ERROR_BUSY;
+        }
+    }
+
+    /* Network: fresh MACs unless asked to keep them; devices renumbered. */
+    for (i = 0; i < (unsigned)cfg->num_nics; i++) {
+        if (opts->mac == MAINT_MAC_NEW)
+            memset(cfg->nics[i].mac, 0, sizeof(cfg->nics[i].mac));
+        free(cfg->nics[i].ifname);
+        cfg->nics[i].ifname = NULL;
+    }
+
+    if (opts->firmware) {
+        if (cfg->b_info.type != LIBXL_DOMAIN_TYPE_HVM) {
+            LOG(lg, ERROR, "a firmware override is only for HVM domains");
+            return MAINT_ERROR_INVAL;
+        }
+        if ((rc = replace_string(&cfg->b_info.u.hvm.firmware, opts->firmware)))
+            return rc;
+    }
+    for (i = 0; i < opts->nr_sets; i++)
+        if ((rc = apply_set(lg, cfg, opts->sets[i])))
+            return rc;
+    return MAINT_OK;
+}
+
+/* The original's config, derived.  cfg is initialised here; dispose of it. */
+static int derive(maint_ctx *ctx, uint32_t domid, const maint_substitute_opts *opts,
+                  libxl_domain_config *cfg)
+{
+    maint__port *port = &ctx->port;
+    uint32_t clash;
+    char *orig = NULL;
+    int rc;
+
+    libxl_domain_config_init(cfg);
+    if (!opts)
+        return MAINT_ERROR_INVAL;
+    rc = port->ops->domain_config_get(port->priv, domid, cfg);
+    if (rc)
+        return rc;
+    orig = cfg->c_info.name ? strdup(cfg->c_info.name) : NULL;
+    rc = maint__substitute_derive(ctx->lg, cfg, orig, opts);
+    if (rc == MAINT_OK &&
+        port->ops->name_to_domid(port->priv, cfg->c_info.name, &clash) == MAINT_OK) {
+        LOGD(ctx->lg, ERROR, clash, "a domain named '%s' exists already",
+             cfg->c_info.name);
+        rc = MAINT_ERROR_BUSY;
+    }
+    free(orig);
+    return rc;
+}
+
+MAINT_EXPORT int maint_substitute_config_json(maint_ctx *ctx, uint32_t domid,
+                                              const maint_substitute_opts *opts,
+                                              char **json_r)
+{
+    libxl_domain_config cfg;
+    int rc;
+
+    if (!ctx || !json_r)
+        return MAINT_ERROR_INVAL;
+    *json_r = NULL;
+    rc = derive(ctx, domid, opts, &cfg);
+    if (rc == MAINT_OK) {
+        *json_r = ctx->port.ops->config_to_json(ctx->port.priv, &cfg);
+        rc = *json_r ? MAINT_OK : MAINT_ERROR_NOMEM;
+    }
+    libxl_domain_config_dispose(&cfg);
+    return rc;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Ready: the guest agent says so, or the console log shows the pattern. */
+static bool substitute_ready(maint_ctx *ctx, uint32_t domid, const char *log,
+                             const char *pattern)
+{
+    char *path = maint__sprintf(MAINT_XS_AGENT_STATE_FMT, domid), *v;
+    bool ready = false;
+    FILE *f;
+
+    v = path ? ctx->port.ops->xs_read(ctx->port.priv, MAINT__XS_NO_TXN, path, NULL) : NULL;
+    ready = v && !strcmp(v, "ready");
+    free(v);
+    free(path);
+    if (ready || !pattern || !log)
+        return ready;
+    f = fopen(log, "r");
+    if (f) {
+        char line[1024];
+
+        while (!ready && fgets(line, sizeof(line), f))
+            ready = strstr(line, pattern) != NULL;
+        fclose(f);
+    }
+    return ready;
+}
+
+MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
+                                         const maint_substitute_opts *opts,
+                                         unsigned timeout_ms, maint_progress_fn *progress,
+                                         void *user, uint32_t *domid_r)
+{
+    maint__port *port;
+    libxl_domain_config cfg;
+    uint32_t newid = (uint32_t)INVALID_DOMID;
+    char *log = NULL;
+    uint64_t deadline;
+    int rc;
+
+    if (!ctx || !opts || !domid_r)
+        return MAINT_ERROR_INVAL;
+    port = &ctx->port;
+#define PROGRESS(stage, pct) do { if (progress) progress(user, stage, pct); } while (0)
+    PROGRESS("derive", 0);
+    rc = derive(ctx, domid, opts, &cfg);
+    if (rc)
+        goto out;
+    PROGRESS("create", 10);
+    rc = port->ops->domain_create(port->priv, &cfg, &newid);
+    if (rc)
+        goto out;
+    LOGD(ctx->lg, INFO, newid, "substitute '%s' of d%u created paused",
+         cfg.c_info.name, domid);
+    if (opts->hide.nr_pci || opts->hide.nr_vcpus || opts->hide.nr_mem) {
+        PROGRESS("hide", 40);
+        rc = maint_hide_spec_write(ctx, newid, &opts->hide);
+        if (rc)
+            goto out;
+    }
+    PROGRESS("unpause", 50);
+    rc = port->ops->domain_unpause(port->priv, newid);
+    if (rc)
+        goto out;
+    PROGRESS("boot", 60);
+    log = opts->console_log ? strdup(opts->console_log)
+                            : maint__sprintf("/var/log/xen/console/guest-%s.log",
+                                             cfg.c_info.name);
+    deadline = mono_ms() + (timeout_ms ? timeout_ms : 120000);
+    for (;;) {
+        if (substitute_ready(ctx, newid, log, opts->ready_pattern))
+            break;
+        if (mono_ms() >= deadline) {
+            LOGD(ctx->lg, ERROR, newid, "substitute '%s' not ready within %u ms",
+                 cfg.c_info.name, timeout_ms);
+            rc = MAINT_ERROR_TIMEOUT;
+            goto out;
+        }
+        poll(NULL, 0, 100);
+    }
+    PROGRESS("ready", 100);
+    *domid_r = newid;
+    newid = (uint32_t)INVALID_DOMID; /* handed out: not destroyed below */
+    rc = MAINT_OK;
+out:
+    if (newid != (uint32_t)INVALID_DOMID) {
+        LOGD(ctx->lg, ERROR, newid, "destroying the failed substitute");
+        port->ops->domain_destroy(port->priv, newid);
+    }
+    free(log);
+    libxl_domain_config_dispose(&cfg);
+    return rc;
+#undef PROGRESS
+}

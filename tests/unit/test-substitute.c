@@ -1,0 +1,228 @@
+/* The hiding spec and substitute derivation: pure logic on libxl's types. */
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+#include <yajl/yajl_gen.h>
+
+#include "unit.h"
+#include <libxl_json.h>
+
+static void test_hide_pci(void)
+{
+    maint_hide_spec s;
+    char *v;
+    char bdf[16];
+
+    maint_hide_spec_init(&s);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_pci(&s, "00:05.0"), MAINT_OK);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_pci(&s, "0000:00:1f.7"), MAINT_OK);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_pci(&s, "00:05.0"), MAINT_OK);   /* dup */
+    CU_ASSERT_EQUAL(s.nr_pci, 2);
+    v = maint__hide_pci_value(&s);
+    CU_ASSERT_STRING_EQUAL(v, "00:05.0,00:1f.7");
+    free(v);
+    static const char *const bad[] = { "", "5.0", "00:05", "00:20.0", "00:05.8",
+        "00:05.0x", "zz:00.0", "0001:00:05.0", "000:05.0", "00:005.0", " 00:05.0",
+        "00:05.-1", "0000:00:05.0:1" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (maint_hide_spec_add_pci(&s, bad[i]) != MAINT_ERROR_INVAL)
+            fprintf(stderr, "\naccepted bad BDF '%s'\n", bad[i]);
+        CU_ASSERT_EQUAL(maint_hide_spec_add_pci(&s, bad[i]), MAINT_ERROR_INVAL);
+    }
+    CU_ASSERT_EQUAL(s.nr_pci, 2);
+    /* the schema's limit */
+    for (int i = 2; i < MAINT_HIDE_MAX_PCI; i++) {
+        snprintf(bdf, sizeof(bdf), "01:%02x.0", i);
+        CU_ASSERT_EQUAL(maint_hide_spec_add_pci(&s, bdf), MAINT_OK);
+    }
+    CU_ASSERT_EQUAL(maint_hide_spec_add_pci(&s, "02:00.0"), MAINT_ERROR_TOOBIG);
+    CU_ASSERT_EQUAL(s.nr_pci, MAINT_HIDE_MAX_PCI);
+}
+
+static void test_hide_vcpus_mem(void)
+{
+    maint_hide_spec s;
+    char *v;
+
+    maint_hide_spec_init(&s);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_vcpu(&s, 0), MAINT_ERROR_INVAL);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_vcpu(&s, 3), MAINT_OK);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_vcpu(&s, 2), MAINT_OK);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_vcpu(&s, 3), MAINT_OK);
+    v = maint__hide_vcpus_value(&s);
+    CU_ASSERT_STRING_EQUAL(v, "3,2");
+    free(v);
+    for (unsigned i = 4; i < MAINT_HIDE_MAX_VCPUS + 2; i++)
+        maint_hide_spec_add_vcpu(&s, i);
+    CU_ASSERT_EQUAL(s.nr_vcpus, MAINT_HIDE_MAX_VCPUS);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_vcpu(&s, 4000), MAINT_ERROR_TOOBIG);
+
+    CU_ASSERT_EQUAL(maint_hide_spec_add_mem(&s, "0x100000000-0x13fffffff"), MAINT_OK);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_mem(&s, "0x1000-0x1fff"), MAINT_OK);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_mem(&s, "0x1001-0x1fff"), MAINT_ERROR_INVAL);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_mem(&s, "0x2000-0x1fff"), MAINT_ERROR_INVAL);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_mem(&s, "4096-8191"), MAINT_ERROR_INVAL);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_mem(&s, "0x1000-0x1fffz"), MAINT_ERROR_INVAL);
+    v = maint__hide_mem_value(&s);
+    CU_ASSERT_STRING_EQUAL(v, "0x100000000-0x13fffffff,0x1000-0x1fff");
+    free(v);
+}
+
+/* A PV domain as libxl_retrieve_domain_configuration would give it. */
+static void sample_pv(libxl_domain_config *cfg, bool writable_disk)
+{
+    libxl_domain_config_init(cfg);
+    cfg->c_info.type = LIBXL_DOMAIN_TYPE_PV;
+    libxl_domain_build_info_init_type(&cfg->b_info, LIBXL_DOMAIN_TYPE_PV);
+    cfg->c_info.name = strdup("web1");
+    cfg->b_info.max_memkb = cfg->b_info.target_memkb = 131072;
+    cfg->b_info.max_vcpus = 2;
+    libxl_bitmap_init(&cfg->b_info.avail_vcpus);
+    cfg->b_info.avail_vcpus.size = 1;
+    cfg->b_info.avail_vcpus.map = calloc(1, 1);
+    cfg->b_info.avail_vcpus.map[0] = 3;
+    cfg->b_info.kernel = strdup("/boot/vmlinuz-old");
+    cfg->b_info.ramdisk = strdup("/boot/initrd-old");
+    cfg->b_info.cmdline = strdup("console=hvc0");
+    cfg->num_nics = 1;
+    cfg->nics = calloc(1, sizeof(*cfg->nics));
+    libxl_device_nic_init(&cfg->nics[0]);
+    memcpy(cfg->nics[0].mac, "\x00\x16\x3e\x01\x02\x03", 6);
+    cfg->nics[0].bridge = strdup("xenbr0");
+    cfg->nics[0].ifname = strdup("vif1.0");
+    cfg->num_disks = 1;
+    cfg->disks = calloc(1, sizeof(*cfg->disks));
+    libxl_device_disk_init(&cfg->disks[0]);
+    cfg->disks[0].pdev_path = strdup("/srv/web1.img");
+    cfg->disks[0].vdev = strdup("xvda");
+    cfg->disks[0].readwrite = writable_disk;
+}
+
+static char *config_json(libxl_domain_config *cfg)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    const unsigned char *buf;
+    size_t len;
+    char *out, *u;
+
+    yajl_gen_config(g, yajl_gen_beautify, 0);
+    libxl_domain_config_gen_json(g, cfg);
+    yajl_gen_get_buf(g, &buf, &len);
+    out = g_strndup((const char *)buf, len);
+    yajl_gen_free(g);
+    /* the UUID is fresh every time: mask it */
+    u = strstr(out, "\"uuid\":\"");
+    if (u)
+        memset(u + 8, 'U', 36);
+    return out;
+}
+
+static void test_derive_pv(void)
+{
+    libxl_domain_config cfg;
+    maint_substitute_opts o;
+    const char *sets[] = { "extra = \"console=hvc0 quiet\"", "maxmem=512" };
+    char *json;
+
+    sample_pv(&cfg, false);
+    maint_substitute_opts_init(&o);
+    o.vcpus = 1;
+    o.memory_kb = 262144;
+    o.kernel = "/boot/vmlinuz-new";
+    o.sets = sets;
+    o.nr_sets = 2;
+    CU_ASSERT_EQUAL_FATAL(maint__substitute_derive(NULL, &cfg, "web1", &o), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(cfg.c_info.name, "web1-sub");
+    CU_ASSERT_EQUAL(cfg.b_info.max_vcpus, 1);
+    CU_ASSERT_EQUAL(cfg.b_info.avail_vcpus.map[0], 1);
+    CU_ASSERT_EQUAL(cfg.b_info.target_memkb, 262144);
+    CU_ASSERT_EQUAL(cfg.b_info.max_memkb, 524288);
+    CU_ASSERT_STRING_EQUAL(cfg.b_info.kernel, "/boot/vmlinuz-new");
+    CU_ASSERT_STRING_EQUAL(cfg.b_info.ramdisk, "/boot/initrd-old");
+    CU_ASSERT_STRING_EQUAL(cfg.b_info.cmdline, "console=hvc0 quiet");
+    CU_ASSERT_EQUAL(memcmp(cfg.nics[0].mac, "\0\0\0\0\0\0", 6), 0); /* fresh MAC */
+    CU_ASSERT_PTR_NULL(cfg.nics[0].ifname);
+    json = config_json(&cfg);
+    unit_check_output("substitute", "pv-basic", json);
+    g_free(json);
+    libxl_domain_config_dispose(&cfg);
+
+    /* keep MACs, own name, own disks */
+    sample_pv(&cfg, true);
+    maint_substitute_opts_init(&o);
+    const char *disks[] = { "format=raw, vdev=xvda, access=rw, target=/srv/web1-new.img" };
+    o.name = "web1-b";
+    o.mac = MAINT_MAC_KEEP;
+    o.disks = disks;
+    o.nr_disks = 1;
+    CU_ASSERT_EQUAL_FATAL(maint__substitute_derive(NULL, &cfg, "web1", &o), MAINT_OK);
+    CU_ASSERT_EQUAL(memcmp(cfg.nics[0].mac, "\x00\x16\x3e\x01\x02\x03", 6), 0);
+    CU_ASSERT_STRING_EQUAL(cfg.disks[0].pdev_path, "/srv/web1-new.img");
+    json = config_json(&cfg);
+    unit_check_output("substitute", "pv-keep-mac-new-disk", json);
+    g_free(json);
+    libxl_domain_config_dispose(&cfg);
+}
+
+static void expect_derive_error(int want, maint_substitute_opts *o, bool writable)
+{
+    libxl_domain_config cfg;
+
+    sample_pv(&cfg, writable);
+    CU_ASSERT_EQUAL(maint__substitute_derive(NULL, &cfg, "web1", o), want);
+    libxl_domain_config_dispose(&cfg);
+}
+
+static void test_derive_errors(void)
+{
+    maint_substitute_opts o;
+    const char *bad_syntax[] = { "memory=" };
+    const char *bad_key[] = { "on_crash=\"destroy\"" };
+    const char *bad_value[] = { "vcpus=\"two\"" };
+    const char *no_eq[] = { "memory" };
+    const char *bad_disk[] = { "vdev=, nonsense=1" };
+
+    maint_substitute_opts_init(&o);
+    maint_hide_spec_add_pci(&o.hide, "00:05.0");
+    expect_derive_error(MAINT_ERROR_NOENT, &o, false);   /* PV: no such device */
+
+    maint_substitute_opts_init(&o);
+    maint_hide_spec_add_vcpu(&o.hide, 1);
+    expect_derive_error(MAINT_ERROR_INVAL, &o, false);   /* needs HVM */
+
+    maint_substitute_opts_init(&o);
+    expect_derive_error(MAINT_ERROR_BUSY, &o, true);     /* shared writable disk */
+
+    struct { const char **sets; } cases[] = { { bad_syntax }, { bad_key }, { bad_value },
+                                              { no_eq } };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        maint_substitute_opts_init(&o);
+        o.sets = cases[i].sets;
+        o.nr_sets = 1;
+        expect_derive_error(MAINT_ERROR_INVAL, &o, false);
+    }
+    maint_substitute_opts_init(&o);
+    o.disks = bad_disk;
+    o.nr_disks = 1;
+    expect_derive_error(MAINT_ERROR_INVAL, &o, false);
+
+    maint_substitute_opts_init(&o);
+    o.vcpus = 1000;
+    expect_derive_error(MAINT_ERROR_INVAL, &o, false);
+    maint_substitute_opts_init(&o);
+    o.memory_kb = 1024;
+    expect_derive_error(MAINT_ERROR_INVAL, &o, false);
+    maint_substitute_opts_init(&o);
+    o.firmware = "/usr/lib/xmaint/hvmloader";
+    expect_derive_error(MAINT_ERROR_INVAL, &o, false);
+}
+
+void suite_substitute_register(void)
+{
+    CU_pSuite s = CU_add_suite("substitute", NULL, NULL);
+
+    CU_add_test(s, "hiding spec: PCI addresses", test_hide_pci);
+    CU_add_test(s, "hiding spec: vCPUs and memory", test_hide_vcpus_mem);
+    CU_add_test(s, "derive a PV substitute", test_derive_pv);
+    CU_add_test(s, "derivation errors", test_derive_errors);
+}
