@@ -6,11 +6,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <libxlutil.h>
 
@@ -597,6 +600,71 @@ static bool substitute_ready(maint_ctx *ctx, uint32_t domid, const char *log,
     return ready;
 }
 
+/*
+ * Start the PCI-hole shim (qemu-dm-shims/) for the paused domain, detached,
+ * and wait until it reports that its ioreq server claims the slots.
+ */
+static int start_pci_hole(maint_ctx *ctx, uint32_t domid, const maint_hide_spec *hide)
+{
+    const char *shim = getenv("XMAINT_PCI_HOLE") ? getenv("XMAINT_PCI_HOLE")
+                                                 : PKGLIBEXECDIR "/xmaint-pci-hole";
+    char *argv[MAINT_HIDE_MAX_PCI + 5], domarg[12], bdfs[MAINT_HIDE_MAX_PCI][12];
+    char buf[16] = "";
+    int pfd[2], status, n = 0;
+    struct pollfd p;
+    pid_t pid;
+    unsigned i;
+
+    snprintf(domarg, sizeof(domarg), "%u", domid);
+    argv[n++] = (char *)shim;
+    argv[n++] = (char *)"--ready-fd=3";
+    argv[n++] = domarg;
+    for (i = 0; i < hide->nr_pci; i++) {
+        snprintf(bdfs[i], sizeof(bdfs[i]), "%02x:%02x.%x", hide->pci[i].bus,
+                 hide->pci[i].dev, hide->pci[i].fn);
+        argv[n++] = bdfs[i];
+    }
+    argv[n] = NULL;
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return MAINT_ERROR_FAIL;
+    pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        return MAINT_ERROR_FAIL;
+    }
+    if (pid == 0) {
+        /* Detach: a new session, and the shim a grandchild nobody waits for. */
+        int fd = open("/dev/null", O_RDWR);
+
+        setsid();
+        if (fork() != 0)
+            _exit(0);
+        if (dup2(pfd[1], 3) < 0)
+            _exit(127);
+        if (fd >= 0) {
+            dup2(fd, 0);
+            dup2(fd, 1);
+        }
+        signal(SIGPIPE, SIG_DFL);
+        execv(shim, argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    waitpid(pid, &status, 0);
+    p.fd = pfd[0];
+    p.events = POLLIN;
+    if (poll(&p, 1, 15000) == 1 && read(pfd[0], buf, sizeof(buf) - 1) > 0 &&
+        !strncmp(buf, "ready", 5)) {
+        close(pfd[0]);
+        LOGD(ctx->lg, INFO, domid, "PCI-hole shim claims %u slot(s)", hide->nr_pci);
+        return MAINT_OK;
+    }
+    close(pfd[0]);
+    LOGD(ctx->lg, ERROR, domid, "the PCI-hole shim (%s) did not start", shim);
+    return MAINT_ERROR_FAIL;
+}
+
 MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
                                          const maint_substitute_opts *opts,
                                          unsigned timeout_ms, maint_progress_fn *progress,
@@ -626,6 +694,13 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
     if (opts->hide.nr_pci || opts->hide.nr_vcpus || opts->hide.nr_mem) {
         PROGRESS("hide", 40);
         rc = maint_hide_spec_write(ctx, newid, &opts->hide);
+        if (rc)
+            goto out;
+    }
+    if (opts->hide.nr_pci && cfg.b_info.type == LIBXL_DOMAIN_TYPE_HVM) {
+        /* Emulated devices stay in the config: their slots read empty. */
+        PROGRESS("pci-hole", 45);
+        rc = start_pci_hole(ctx, newid, &opts->hide);
         if (rc)
             goto out;
     }
