@@ -507,6 +507,21 @@ int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
         cfg->nics[i].ifname = NULL;
     }
 
+    /* A file-backed serial port must not be shared with the original. */
+    if (cfg->b_info.type == LIBXL_DOMAIN_TYPE_HVM && cfg->b_info.u.hvm.serial &&
+        !strncmp(cfg->b_info.u.hvm.serial, "file:", 5)) {
+        const char *old = cfg->b_info.u.hvm.serial;
+        const char *at = orig_name && *orig_name ? strstr(old, orig_name) : NULL;
+        char *serial = at ? maint__sprintf("%.*s%s%s", (int)(at - old), old,
+                                           cfg->c_info.name, at + strlen(orig_name))
+                          : maint__sprintf("%s.%s", old, cfg->c_info.name);
+
+        if (!serial)
+            return MAINT_ERROR_NOMEM;
+        free(cfg->b_info.u.hvm.serial);
+        cfg->b_info.u.hvm.serial = serial;
+    }
+
     if (opts->firmware) {
         if (cfg->b_info.type != LIBXL_DOMAIN_TYPE_HVM) {
             LOG(lg, ERROR, "a firmware override is only for HVM domains");
@@ -635,8 +650,13 @@ static int start_pci_hole(maint_ctx *ctx, uint32_t domid, const maint_hide_spec 
     }
     if (pid == 0) {
         /* Detach: a new session, and the shim a grandchild nobody waits for. */
-        int fd = open("/dev/null", O_RDWR);
+        int fd = open("/dev/null", O_RDWR), lfd;
+        char logpath[64];
 
+        snprintf(logpath, sizeof(logpath), "/var/log/xen/xmaint-pci-hole-%u.log", domid);
+        lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0640);
+        if (lfd >= 0)
+            dup2(lfd, 2);
         setsid();
         if (fork() != 0)
             _exit(0);
@@ -709,9 +729,13 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
     if (rc)
         goto out;
     PROGRESS("boot", 60);
-    log = opts->console_log ? strdup(opts->console_log)
-                            : maint__sprintf("/var/log/xen/console/guest-%s.log",
-                                             cfg.c_info.name);
+    if (opts->console_log)
+        log = strdup(opts->console_log);
+    else if (cfg.b_info.type == LIBXL_DOMAIN_TYPE_HVM && cfg.b_info.u.hvm.serial &&
+             !strncmp(cfg.b_info.u.hvm.serial, "file:", 5))
+        log = strdup(cfg.b_info.u.hvm.serial + 5);      /* its serial console */
+    else
+        log = maint__sprintf("/var/log/xen/console/guest-%s.log", cfg.c_info.name);
     deadline = mono_ms() + (timeout_ms ? timeout_ms : 120000);
     for (;;) {
         if (substitute_ready(ctx, newid, log, opts->ready_pattern))

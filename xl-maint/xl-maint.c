@@ -372,6 +372,7 @@ static int main_substitute(int argc, char **argv)
         { "set", required_argument, NULL, 's' },
         { "firmware", required_argument, NULL, 'f' },
         { "ready", required_argument, NULL, 'R' },
+        { "console-log", required_argument, NULL, 'L' },
         { "timeout", required_argument, NULL, 't' },
         { "dry-run", no_argument, NULL, 'N' },
         { "json", no_argument, NULL, 'j' },
@@ -446,6 +447,7 @@ static int main_substitute(int argc, char **argv)
             break;
         case 'f': o.firmware = optarg; break;
         case 'R': o.ready_pattern = optarg; break;
+        case 'L': o.console_log = optarg; break;
         case 't':
             timeout_s = strtoul(optarg, &end, 10);
             if (*end || timeout_s == 0 || timeout_s > 3600)
@@ -581,6 +583,8 @@ static const struct cmd_spec cmd_table[] = {
       "                       kernel, ramdisk, extra, cmdline, firmware_override)\n"
       "  --firmware F         HVM: the hvmloader to boot (patched, hvmloader-patches/)\n"
       "  --ready TEXT         ready when the console log shows TEXT (else the agent)\n"
+      "  --console-log FILE   the log to search (default: xenconsoled's log, or an\n"
+      "                       HVM guest's file-backed serial port)\n"
       "  --timeout SEC        how long to wait until ready (default 120)\n"
       "  --dry-run            print the derived configuration (libxl JSON), create nothing\n"
       "  --json               machine-readable result" },
