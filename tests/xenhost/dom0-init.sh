@@ -64,14 +64,14 @@ while read -r name; do
 	echo "XH-BEGIN $name"
 	t0=$(uptime_s)
 	rm -f "/tmp/xh-failed-$name"
-	(cd /tmp && XH_SCENARIO=$name timeout -s KILL "${XH_SCENARIO_TIMEOUT:-900}" bash "/xh/scenarios/$name.sh" </dev/null)
+	(cd /tmp && XH_SCENARIO=$name timeout -s KILL "${XH_SCENARIO_TIMEOUT:-600}" bash "/xh/scenarios/$name.sh" </dev/null)
 	rc=$?
 	t1=$(uptime_s)
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 	if [ "$rc" = 0 ] && [ ! -e "/tmp/xh-failed-$name" ]; then
 		echo "XH-SCENARIO $name PASS (${secs}s)"
 	else
-		[ "$rc" = 137 ] && echo "xenhost: scenario $name killed after ${XH_SCENARIO_TIMEOUT:-900}s"
+		[ "$rc" = 137 ] && echo "xenhost: scenario $name killed after ${XH_SCENARIO_TIMEOUT:-600}s"
 		echo "XH-SCENARIO $name FAIL (exit $rc, ${secs}s)"
 	fi
 	destroy_all_domus

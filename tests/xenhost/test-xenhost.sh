@@ -73,7 +73,7 @@ t0=$(date +%s)
 "$here/xenhost.sh" build || hard "xenhost.sh build failed"
 echo "test-xenhost: images ready after $(($(date +%s) - t0))s"
 
-stage=$(mktemp -d "${TMPDIR:-/tmp}/xmaint-stage.XXXXXX") || hard "mktemp failed"
+stage=$(mktemp -d -t xmaint-stage.XXXXXX) || hard "mktemp failed"
 trap 'rm -rf -- "$stage" "$stage.log"' EXIT
 if ! make -C "$builddir" install DESTDIR="$stage" >"$stage.log" 2>&1; then
 	tail -n 40 "$stage.log"
