@@ -738,8 +738,26 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
         log = maint__sprintf("/var/log/xen/console/guest-%s.log", cfg.c_info.name);
     deadline = mono_ms() + (timeout_ms ? timeout_ms : 120000);
     for (;;) {
+        maint_domain_info info;
+        int st;
+
         if (substitute_ready(ctx, newid, log, opts->ready_pattern))
             break;
+        /* A substitute that dies while booting fails now, not at the timeout. */
+        st = port->ops->domain_info(port->priv, newid, &info);
+        if (st == MAINT_ERROR_NOENT ||
+            (st == MAINT_OK && (info.state == MAINT_DOMAIN_STATE_CRASHED ||
+                                info.state == MAINT_DOMAIN_STATE_SHUTDOWN ||
+                                info.state == MAINT_DOMAIN_STATE_DYING))) {
+            LOGD(ctx->lg, ERROR, newid, "substitute '%s' died while booting (%s)",
+                 cfg.c_info.name, st ? "gone" : maint_domain_state_name(info.state));
+            if (st == MAINT_OK)
+                maint_domain_info_dispose(&info);
+            rc = MAINT_ERROR_FAIL;
+            goto out;
+        }
+        if (st == MAINT_OK)
+            maint_domain_info_dispose(&info);
         if (mono_ms() >= deadline) {
             LOGD(ctx->lg, ERROR, newid, "substitute '%s' not ready within %u ms",
                  cfg.c_info.name, timeout_ms);
