@@ -70,6 +70,8 @@ typedef struct maint__port_ops {
     int (*domain_create)(void *priv, libxl_domain_config *cfg, uint32_t *domid_r);
     int (*domain_unpause)(void *priv, uint32_t domid);
     int (*domain_destroy)(void *priv, uint32_t domid);
+    /* Ask the guest to shut down (PV control or ACPI); does not wait. */
+    int (*domain_shutdown)(void *priv, uint32_t domid);
     /* MAINT_ERROR_NOENT when no domain has that name. */
     int (*name_to_domid)(void *priv, const char *name, uint32_t *domid_r);
 
@@ -130,6 +132,14 @@ void maint__log(xentoollog_logger *lg, xentoollog_level lvl, int errnoval,
 
 /* malloc'd printf; NULL on allocation failure. */
 char *maint__sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Write fmt(domid) = value, owned by dom0 and readable by domid. */
+int maint__xs_put_readonly(maint_ctx *ctx, uint32_t domid, const char *fmt,
+                           const char *value);
+
+/* An agent's application spec (JSON, from the guest); fills mode, port,
+ * nr_state.  *why_r: malloc'd reason on failure. */
+int maint__app_spec_parse(const char *text, size_t len, maint_app *app, char **why_r);
 
 /* ---- JSON (yajl) --------------------------------------------------------- */
 

@@ -417,6 +417,19 @@ static int px_domain_destroy(void *priv, uint32_t domid)
     return MAINT_OK;
 }
 
+static int px_domain_shutdown(void *priv, uint32_t domid)
+{
+    struct port_xen *px = priv;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    if (libxl_domain_shutdown(px->ctx, domid, NULL)) {
+        LOGD(px->lg, ERROR, domid, "cannot ask for a shutdown");
+        return MAINT_ERROR_HYPERVISOR;
+    }
+    return MAINT_OK;
+}
+
 static int px_name_to_domid(void *priv, const char *name, uint32_t *domid_r)
 {
     struct port_xen *px = priv;
@@ -479,6 +492,7 @@ static const maint__port_ops port_xen_ops = {
     .domain_create = px_domain_create,
     .domain_unpause = px_domain_unpause,
     .domain_destroy = px_domain_destroy,
+    .domain_shutdown = px_domain_shutdown,
     .name_to_domid = px_name_to_domid,
     .close = px_close,
 };

@@ -19,7 +19,9 @@ for path in $(sed -n 's/^#define MAINT_XS_[A-Z_]* *"\([^"]*\)".*/\1/p' "$header"
     n=$((n + 1))
     norm=$(printf '%s' "$path" | sed -e 's|^\([a-z]\)|/local/domain/$DOMID/\1|' \
         -e 's|/local/domain/%u|/local/domain/$DOMID|' \
-        -e 's|/request/%s|/request/$ID|' -e 's|/response/%s|/response/$ID|' -e 's|/%u$|/$N|')
+        -e 's|/request/%s|/request/$ID|' -e 's|/response/%s|/response/$ID|' -e 's|/%u$|/$N|' \
+        -e 's|/apps/%s|/apps/$APP|' -e 's|/result/%s|/result/$SEQ|' -e 's|/control/%s|/control/$SEQ|' \
+        -e 's|/vchan/%s|/vchan/$SEQ|' -e 's|/workflow/%s|/workflow/$ID|')
     if ! printf '%s\n' "$documented" | grep -qxF "$norm"; then
         echo "FAIL: $path (as $norm) is used in libmaint/schema.h but not documented in xenstore-schema/xenstore-paths.md"
         fail=1
@@ -29,7 +31,7 @@ done
 
 # Paths spelled outside schema.h.
 stray=$(grep -rnE '"(/local/domain|@introduceDomain|@releaseDomain)' \
-        "$src/libmaint" "$src/xmaintd" "$src/xl-maint" --include='*.c' --include='*.h' |
+        "$src/libmaint" "$src/xmaintd" "$src/xl-maint" "$src/xmaint-agent" --include='*.c' --include='*.h' |
         grep -v '/schema\.h:' || true)
 if [ -n "$stray" ]; then
     echo "FAIL: xenstore paths written outside libmaint/schema.h:"

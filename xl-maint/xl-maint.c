@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yajl/yajl_gen.h>
 
 #include <maint/maint.h>
@@ -528,6 +529,470 @@ static int main_request(int argc, char **argv)
     return rc == MAINT_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* ---- workflows ------------------------------------------------------------ */
+
+/* Append a JSON string (escaped) to buf. */
+static void jstr(char *buf, size_t size, const char *v)
+{
+    size_t o = strlen(buf);
+
+    if (o + 3 >= size)
+        return;
+    buf[o++] = '"';
+    for (; *v && o + 8 < size; v++) {
+        unsigned char c = (unsigned char)*v;
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(buf + o, size - o, "\\u%04x", c);
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o++] = '"';
+    buf[o] = 0;
+}
+
+static void jkey(char *buf, size_t size, const char *key, const char *v)
+{
+    size_t o = strlen(buf);
+    snprintf(buf + o, size - o, "%s\"%s\":", buf[o - 1] == '{' ? "" : ",", key);
+    jstr(buf, size, v);
+}
+
+static void jkeyv(char *buf, size_t size, const char *key, const char *const *v, unsigned n)
+{
+    size_t o = strlen(buf);
+    snprintf(buf + o, size - o, "%s\"%s\":[", buf[o - 1] == '{' ? "" : ",", key);
+    for (unsigned i = 0; i < n; i++) {
+        if (i)
+            strncat(buf, ",", size - strlen(buf) - 1);
+        jstr(buf, size, v[i]);
+    }
+    strncat(buf, "]", size - strlen(buf) - 1);
+}
+
+static int request_print_error(const char *cmd, int rc, const char *error)
+{
+    if (rc == MAINT_ERROR_REMOTE)
+        fprintf(stderr, "xl maint %s: %s\n", cmd, error ? error : "refused");
+    else
+        fprintf(stderr, "xl maint %s: %s (is xmaintd running?)\n", cmd, maint_strerror(rc));
+    return EXIT_FAILURE;
+}
+
+/* A string member of a flat JSON object (for ids in answers). */
+static char *json_member(const char *json, const char *key)
+{
+    char pat[64];
+    const char *p, *e;
+
+    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+    if (!(p = strstr(json, pat)))
+        return NULL;
+    p += strlen(pat);
+    if (!(e = strchr(p, '"')))
+        return NULL;
+    return strndup(p, (size_t)(e - p));
+}
+
+/* The workflow's JSON out of workflow-list's array (NULL if absent). */
+static char *workflow_find(const char *list, const char *id)
+{
+    char pat[160];
+    const char *p, *q;
+    int depth = 0;
+
+    snprintf(pat, sizeof(pat), "{\"id\":\"%s\"", id);
+    if (!(p = strstr(list, pat)))
+        return NULL;
+    for (q = p; *q; q++) {
+        if (*q == '"') {             /* skip strings */
+            for (q++; *q && *q != '"'; q++)
+                if (*q == '\\' && q[1])
+                    q++;
+            continue;
+        }
+        if (*q == '{')
+            depth++;
+        else if (*q == '}' && --depth == 0)
+            return strndup(p, (size_t)(q - p + 1));
+    }
+    return NULL;
+}
+
+/* Follow a workflow until it ends; prints progress; returns its final JSON. */
+static int workflow_wait(maint_ctx *ctx, const char *id, bool json)
+{
+    char *last = NULL;
+    int ret = EXIT_FAILURE;
+
+    for (;;) {
+        char *list = NULL, *err = NULL, *w, *state, *step, *msg;
+        int rc = maint_request(ctx, "workflow-list", NULL, 10000, &list, &err);
+
+        if (rc) {
+            free(err);
+            fprintf(stderr, "xl maint: lost xmaintd (%s); the workflow continues when it "
+                    "is back: 'xl maint workflow wait %s'\n", maint_strerror(rc), id);
+            sleep(2);
+            free(list);
+            continue;
+        }
+        w = workflow_find(list, id);
+        free(list);
+        if (!w) {
+            fprintf(stderr, "xl maint: no workflow %s\n", id);
+            break;
+        }
+        state = json_member(w, "state");
+        step = json_member(w, "step");
+        msg = json_member(w, "message");
+        if (!json && (!last || strcmp(last, msg ? msg : ""))) {
+            printf("[%s] %s: %s\n", state ? state : "?", step ? step : "-", msg ? msg : "");
+            fflush(stdout);
+            free(last);
+            last = strdup(msg ? msg : "");
+        }
+        if (state && strcmp(state, "running") && strcmp(state, "rolling-back")) {
+            if (json)
+                print_json_line(w);
+            else
+                printf("workflow %s: %s\n", id, state);
+            ret = !strcmp(state, "done") ? EXIT_SUCCESS : EXIT_FAILURE;
+            free(state);
+            free(step);
+            free(msg);
+            free(w);
+            break;
+        }
+        free(state);
+        free(step);
+        free(msg);
+        free(w);
+        usleep(500000);
+    }
+    free(last);
+    return ret;
+}
+
+static int workflow_cmd(const char *type, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "hide-pci", required_argument, NULL, 'P' },
+        { "name", required_argument, NULL, 'n' },
+        { "kernel", required_argument, NULL, 'k' },
+        { "ramdisk", required_argument, NULL, 'r' },
+        { "cmdline", required_argument, NULL, 'e' },
+        { "disk", required_argument, NULL, 'd' },
+        { "set", required_argument, NULL, 's' },
+        { "firmware", required_argument, NULL, 'f' },
+        { "patch", required_argument, NULL, 'p' },
+        { "change", required_argument, NULL, 'c' },
+        { "drain", required_argument, NULL, 'D' },
+        { "timeout", required_argument, NULL, 't' },
+        { "no-wait", no_argument, NULL, 'W' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *hide[16], *disks[8], *sets[32];
+    unsigned nh = 0, nd = 0, ns = 0;
+    const char *name = NULL, *kernel = NULL, *ramdisk = NULL, *cmdline = NULL,
+               *firmware = NULL, *patch = NULL, *change = NULL;
+    unsigned long drain = 2000, timeout_s = 600;
+    bool nowait = false, json = false;
+    char args[8192], *result = NULL, *error = NULL, *id = NULL, *end;
+    maint_ctx *ctx;
+    int c, rc, ret = EXIT_FAILURE;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'P':
+            if (nh == 16) return usage_error(type, "at most 16 --hide-pci");
+            hide[nh++] = optarg;
+            break;
+        case 'd':
+            if (nd == 8) return usage_error(type, "at most 8 --disk");
+            disks[nd++] = optarg;
+            break;
+        case 's':
+            if (ns == 32) return usage_error(type, "at most 32 --set");
+            sets[ns++] = optarg;
+            break;
+        case 'n': name = optarg; break;
+        case 'k': kernel = optarg; break;
+        case 'r': ramdisk = optarg; break;
+        case 'e': cmdline = optarg; break;
+        case 'f': firmware = optarg; break;
+        case 'p': patch = optarg; break;
+        case 'c': change = optarg; break;
+        case 'D':
+            drain = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || drain > 600000)
+                return usage_error(type, "--drain '%s': 0 to 600000 milliseconds", optarg);
+            break;
+        case 't':
+            timeout_s = strtoul(optarg, &end, 10);
+            if (*end || timeout_s == 0 || timeout_s > 3600)
+                return usage_error(type, "--timeout '%s': 1 to 3600 seconds", optarg);
+            break;
+        case 'W': nowait = true; break;
+        case 'j': json = true; break;
+        case 'h': help(type); return EXIT_SUCCESS;
+        default:
+            return usage_error(type, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error(type, argc - optind < 1 ? "missing the domain" : "one domain only");
+    if (!strcmp(type, "hw-remove") && !nh)
+        return usage_error(type, "say which device goes: --hide-pci BB:DD.F");
+    if (!strcmp(type, "os-upgrade") && !kernel && !ramdisk && !nd && !cmdline)
+        return usage_error(type, "give the new system: --kernel, --ramdisk, --cmdline or --disk");
+    if (!strcmp(type, "os-patch") && !patch)
+        return usage_error(type, "give the patch step: --patch COMMAND");
+    if (!strcmp(type, "app-maint") && !change)
+        return usage_error(type, "give the change: --change COMMAND");
+    if (strcmp(type, "hw-remove") && nh)
+        return usage_error(type, "--hide-pci belongs to hw-remove");
+    if (strcmp(type, "os-patch") && patch)
+        return usage_error(type, "--patch belongs to os-patch");
+    if (strcmp(type, "app-maint") && change)
+        return usage_error(type, "--change belongs to app-maint");
+    for (unsigned i = 0; i < nh; i++) {
+        maint_hide_spec h;
+        maint_hide_spec_init(&h);
+        if (maint_hide_spec_add_pci(&h, hide[i]) != MAINT_OK)
+            return usage_error(type, "--hide-pci '%s' is not a PCI address BB:DD.F", hide[i]);
+    }
+
+    snprintf(args, sizeof(args), "{");
+    jkey(args, sizeof(args), "type", type);
+    jkey(args, sizeof(args), "domain", argv[optind]);
+    if (name) jkey(args, sizeof(args), "substitute", name);
+    if (kernel) jkey(args, sizeof(args), "kernel", kernel);
+    if (ramdisk) jkey(args, sizeof(args), "ramdisk", ramdisk);
+    if (cmdline) jkey(args, sizeof(args), "cmdline", cmdline);
+    if (firmware) jkey(args, sizeof(args), "firmware", firmware);
+    if (patch) jkey(args, sizeof(args), "patch", patch);
+    if (change) jkey(args, sizeof(args), "change", change);
+    if (nh) jkeyv(args, sizeof(args), "hide_pci", hide, nh);
+    if (nd) jkeyv(args, sizeof(args), "disks", disks, nd);
+    if (ns) jkeyv(args, sizeof(args), "sets", sets, ns);
+    snprintf(args + strlen(args), sizeof(args) - strlen(args),
+             ",\"drain_ms\":%lu,\"timeout_ms\":%lu}", drain, timeout_s * 1000);
+    if (strlen(args) >= sizeof(args) - 1)
+        return usage_error(type, "arguments too long");
+
+    if (!(ctx = open_ctx(MAINT_CTX_NO_LIBXL)))
+        return EXIT_FAILURE;
+    rc = maint_request(ctx, "workflow-start", args, 30000, &result, &error);
+    if (rc) {
+        request_print_error(type, rc, error);
+        goto out;
+    }
+    id = json_member(result, "id");
+    if (!id) {
+        fprintf(stderr, "xl maint %s: xmaintd answered without an id: %s\n", type, result);
+        goto out;
+    }
+    if (nowait) {
+        if (json)
+            print_json_line(result);
+        else
+            printf("workflow %s started; follow it with 'xl maint workflow wait %s'\n", id, id);
+        ret = EXIT_SUCCESS;
+        goto out;
+    }
+    if (!json)
+        printf("workflow %s started\n", id);
+    ret = workflow_wait(ctx, id, json);
+out:
+    free(id);
+    free(result);
+    free(error);
+    maint_ctx_close(ctx);
+    return ret;
+}
+
+static int main_hw_remove(int argc, char **argv) { return workflow_cmd("hw-remove", argc, argv); }
+static int main_os_upgrade(int argc, char **argv) { return workflow_cmd("os-upgrade", argc, argv); }
+static int main_os_patch(int argc, char **argv) { return workflow_cmd("os-patch", argc, argv); }
+static int main_app_maint(int argc, char **argv) { return workflow_cmd("app-maint", argc, argv); }
+
+static int main_workflow(int argc, char **argv)
+{
+    bool json = false;
+    const char *sub;
+    char *result = NULL, *error = NULL, args[256];
+    maint_ctx *ctx;
+    int idx, rc, ret = EXIT_FAILURE;
+
+    idx = parse_opts(argc, argv, "workflow", &json, 0, 2);
+    if (idx < 0)
+        return EXIT_FAILURE;
+    sub = idx < argc ? argv[idx] : "list";
+    if (strcmp(sub, "list") && strcmp(sub, "show") && strcmp(sub, "abort") && strcmp(sub, "wait"))
+        return usage_error("workflow", "'%s' is not list, show, wait or abort", sub);
+    if (strcmp(sub, "list") && idx + 1 >= argc)
+        return usage_error("workflow", "%s: which workflow (an id from 'xl maint workflow list')?", sub);
+    if (!(ctx = open_ctx(MAINT_CTX_NO_LIBXL)))
+        return EXIT_FAILURE;
+    if (!strcmp(sub, "wait")) {
+        ret = workflow_wait(ctx, argv[idx + 1], json);
+        goto out;
+    }
+    if (!strcmp(sub, "abort")) {
+        snprintf(args, sizeof(args), "{");
+        jkey(args, sizeof(args), "id", argv[idx + 1]);
+        strcat(args, "}");
+        rc = maint_request(ctx, "workflow-abort", args, 10000, &result, &error);
+        if (rc) {
+            request_print_error("workflow abort", rc, error);
+            goto out;
+        }
+        printf("workflow %s: abort requested; it rolls back at its next step\n", argv[idx + 1]);
+        ret = EXIT_SUCCESS;
+        goto out;
+    }
+    rc = maint_request(ctx, "workflow-list", NULL, 10000, &result, &error);
+    if (rc) {
+        request_print_error("workflow", rc, error);
+        goto out;
+    }
+    if (!strcmp(sub, "show")) {
+        char *w = workflow_find(result, argv[idx + 1]);
+        if (!w) {
+            fprintf(stderr, "xl maint workflow: no workflow %s\n", argv[idx + 1]);
+            goto out;
+        }
+        if (json) {
+            print_json_line(w);
+        } else {
+            char *t = json_member(w, "type"), *d = json_member(w, "domain"),
+                 *st = json_member(w, "state"), *sp = json_member(w, "step"),
+                 *m = json_member(w, "message"), *su = json_member(w, "substitute");
+            printf("id:         %s\ntype:       %s\ndomain:     %s\nsubstitute: %s\n"
+                   "state:      %s\nstep:       %s\nmessage:    %s\n", argv[idx + 1],
+                   t ? t : "?", d ? d : "?", su ? su : "?", st ? st : "?", sp ? sp : "-",
+                   m ? m : "");
+            free(t); free(d); free(st); free(sp); free(m); free(su);
+        }
+        free(w);
+        ret = EXIT_SUCCESS;
+        goto out;
+    }
+    if (json) {
+        print_json_line(result);
+    } else {
+        const char *p = result;
+        printf("%-40s %-11s %-16s %-12s %s\n", "ID", "Type", "Domain", "State", "Step");
+        while ((p = strstr(p, "{\"id\":\""))) {
+            char *idv = json_member(p, "id");
+            char *w = idv ? workflow_find(p, idv) : NULL;
+            if (w) {
+                char *t = json_member(w, "type"), *d = json_member(w, "domain"),
+                     *st = json_member(w, "state"), *sp = json_member(w, "step");
+                printf("%-40s %-11s %-16s %-12s %s\n", idv, t ? t : "?", d ? d : "?",
+                       st ? st : "?", sp ? sp : "-");
+                free(t); free(d); free(st); free(sp);
+                p += strlen(w);
+            } else {
+                p++;
+            }
+            free(w);
+            free(idv);
+        }
+    }
+    ret = EXIT_SUCCESS;
+out:
+    free(result);
+    free(error);
+    maint_ctx_close(ctx);
+    return ret;
+}
+
+static int main_service(int argc, char **argv)
+{
+    bool json = false;
+    const char *sub;
+    char args[512], *result = NULL, *error = NULL, *colon, *end;
+    maint_ctx *ctx;
+    int idx, rc, ret = EXIT_FAILURE;
+    unsigned long port;
+
+    idx = parse_opts(argc, argv, "service", &json, 0, 4);
+    if (idx < 0)
+        return EXIT_FAILURE;
+    sub = idx < argc ? argv[idx] : "list";
+    snprintf(args, sizeof(args), "{");
+    if (!strcmp(sub, "add")) {
+        if (argc - idx != 4)
+            return usage_error("service", "add APP VIP:PORT DOMAIN");
+        if (!maint_app_name_valid(argv[idx + 1]))
+            return usage_error("service", "'%s' is not an application name", argv[idx + 1]);
+        colon = strrchr(argv[idx + 2], ':');
+        if (!colon)
+            return usage_error("service", "'%s' is not VIP:PORT", argv[idx + 2]);
+        *colon = 0;
+        port = strtoul(colon + 1, &end, 10);
+        if (*end || port == 0 || port > 65535)
+            return usage_error("service", "port '%s' is not 1-65535", colon + 1);
+        jkey(args, sizeof(args), "app", argv[idx + 1]);
+        jkey(args, sizeof(args), "vip", argv[idx + 2]);
+        jkey(args, sizeof(args), "domain", argv[idx + 3]);
+        snprintf(args + strlen(args), sizeof(args) - strlen(args), ",\"port\":%lu}", port);
+    } else if (!strcmp(sub, "remove")) {
+        if (argc - idx != 2)
+            return usage_error("service", "remove APP");
+        jkey(args, sizeof(args), "app", argv[idx + 1]);
+        strcat(args, "}");
+    } else if (!strcmp(sub, "list")) {
+        if (argc - idx > 1)
+            return usage_error("service", "unexpected argument '%s'", argv[idx + 1]);
+        strcat(args, "}");
+    } else {
+        return usage_error("service", "'%s' is not add, remove or list", sub);
+    }
+    if (!(ctx = open_ctx(MAINT_CTX_NO_LIBXL)))
+        return EXIT_FAILURE;
+    {
+        char op[32];
+        snprintf(op, sizeof(op), "service-%s", sub);
+        rc = maint_request(ctx, op, args, 20000, &result, &error);
+    }
+    if (rc) {
+        request_print_error("service", rc, error);
+        goto out;
+    }
+    if (json) {
+        print_json_line(result);
+    } else {
+        const char *p = result;
+        printf("%-16s %-22s %-16s %s\n", "App", "Address", "Domain", "Backend");
+        while ((p = strstr(p, "{\"app\":\""))) {
+            char *a = json_member(p, "app"), *v = json_member(p, "vip"),
+                 *d = json_member(p, "domain"), *b = json_member(p, "addr");
+            const char *pp = strstr(p, "\"port\":");
+            char addr[64];
+            snprintf(addr, sizeof(addr), "%s:%ld", v ? v : "?", pp ? strtol(pp + 7, NULL, 10) : 0L);
+            printf("%-16s %-22s %-16s %s\n", a ? a : "?", addr, d ? d : "?", b ? b : "-");
+            free(a); free(v); free(d); free(b);
+            p++;
+        }
+    }
+    ret = EXIT_SUCCESS;
+out:
+    free(result);
+    free(error);
+    maint_ctx_close(ctx);
+    return ret;
+}
+
 /* ---- help, version -------------------------------------------------------- */
 
 static int main_help(int argc, char **argv)
@@ -588,6 +1053,65 @@ static const struct cmd_spec cmd_table[] = {
       "  --timeout SEC        how long to wait until ready (default 120)\n"
       "  --dry-run            print the derived configuration (libxl JSON), create nothing\n"
       "  --json               machine-readable result" },
+    { "hw-remove", main_hw_remove, 0, 1,
+      "Take a device away from a domain without downtime (substitute, move, retire)",
+      "<domain> --hide-pci BB:DD.F... [options]",
+      "  --hide-pci BB:DD.F   the device the substitute does not get (repeatable)\n"
+      "  --name NAME          the substitute's name (default <domain>-sub)\n"
+      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
+      "  --firmware F         HVM: the substitute's hvmloader\n"
+      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
+      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
+      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
+      "  --json               machine-readable result" },
+    { "os-upgrade", main_os_upgrade, 0, 1,
+      "Move a domain's applications to a substitute booting a new system",
+      "<domain> [--kernel F] [--ramdisk F] [--cmdline S] [--disk SPEC]... [options]",
+      "  --kernel F, --ramdisk F, --cmdline S, --disk SPEC   the new system\n"
+      "  --name NAME          the substitute's name (default <domain>-sub)\n"
+      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
+      "  --firmware F         HVM: the substitute's hvmloader\n"
+      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
+      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
+      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
+      "  --json               machine-readable result" },
+    { "os-patch", main_os_patch, 0, 1,
+      "Patch a domain's system in a substitute, then move the applications to it",
+      "<domain> --patch COMMAND [options]",
+      "  --patch COMMAND      run in the substitute before the applications move\n"
+      "  --name NAME          the substitute's name (default <domain>-sub)\n"
+      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
+      "  --firmware F         HVM: the substitute's hvmloader\n"
+      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
+      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
+      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
+      "  --json               machine-readable result" },
+    { "app-maint", main_app_maint, 0, 1,
+      "Change a second instance of the applications in a substitute, then cut over",
+      "<domain> --change COMMAND [options]",
+      "  --change COMMAND     run in the substitute before the request stream moves\n"
+      "  --name NAME          the substitute's name (default <domain>-sub)\n"
+      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
+      "  --firmware F         HVM: the substitute's hvmloader\n"
+      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
+      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
+      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
+      "  --json               machine-readable result" },
+    { "workflow", main_workflow, 0, 1,
+      "List, show, follow or abort maintenance workflows",
+      "[list | show ID | wait ID | abort ID] [--json]",
+      "  list      every workflow xmaintd knows (default)\n"
+      "  show ID   one workflow's state\n"
+      "  wait ID   follow it until it ends (exit 0 when it finished)\n"
+      "  abort ID  roll it back at its next step\n"
+      "  --json    machine-readable output" },
+    { "service", main_service, 0, 1,
+      "Service addresses dom0 redirects to the domain that serves them",
+      "[list | add APP VIP:PORT DOMAIN | remove APP] [--json]",
+      "  add      traffic to VIP:PORT goes to DOMAIN's address (nftables DNAT);\n"
+      "           workflows switch it when APP moves\n"
+      "  remove   forget the service\n"
+      "  --json   machine-readable output" },
     { "request", main_request, 0, 1,
       "Send one request to xmaintd through xenstore and print its result",
       "<op> [ARGS-JSON]",

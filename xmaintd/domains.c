@@ -124,6 +124,9 @@ static gboolean publish(xmd *d, xmd_domain *dom)
     g_autofree char *hcpu = g_strdup_printf(MAINT_XS_HOST_CPU_FMT, D);
     g_autofree char *req = g_strdup_printf(MAINT_XS_REQUEST_DIR_FMT, D);
     g_autofree char *resp = g_strdup_printf(MAINT_XS_RESPONSE_DIR_FMT, D);
+    g_autofree char *agent = g_strdup_printf(MAINT_XS_AGENT_FMT, D);
+    g_autofree char *control = g_strdup_printf(MAINT_XS_CONTROL_DIR_FMT, D);
+    g_autofree char *vchan = g_strdup_printf(MAINT_XS_VCHAN_DIR_FMT, D);
     int attempt;
 
     for (attempt = 0; attempt < 8; attempt++) {
@@ -152,7 +155,15 @@ static gboolean publish(xmd *d, xmd_domain *dom)
              port->ops->xs_mkdir(port->priv, t, req) == 0 &&
              xs_perms(d, t, req, D, D) &&
              port->ops->xs_mkdir(port->priv, t, resp) == 0 &&
-             xs_perms(d, t, resp, D, D);
+             xs_perms(d, t, resp, D, D) &&
+             /* the agent's area and its channels: the domain's */
+             port->ops->xs_mkdir(port->priv, t, agent) == 0 &&
+             xs_perms(d, t, agent, D, D) &&
+             port->ops->xs_mkdir(port->priv, t, vchan) == 0 &&
+             xs_perms(d, t, vchan, D, D) &&
+             /* commands for the agent: dom0's, readable by the domain */
+             port->ops->xs_mkdir(port->priv, t, control) == 0 &&
+             xs_perms(d, t, control, 0, D);
         if (!ok) {
             g_warning("d%u (%s): cannot create %s: %s", D, xmd_domain_label(dom),
                       root, g_strerror(errno));

@@ -265,6 +265,9 @@ int main(int argc, char **argv)
     if (!xmd_xs_source_add(&d, &error))
         goto fail;
     xmd_domains_rescan(&d);
+    /* Stage 4: service redirects and workflows (resumed from their journals). */
+    xmd_services_load(&d);
+    xmd_workflows_init(&d);
     daemon_state(&d, "running");
     g_message("xmaintd %s running (host %s, %s hypervisor)", PACKAGE_VERSION,
               d.host_id, d.lx ? "with" : "without");
@@ -285,6 +288,8 @@ fail:
     g_critical("%s", error ? error->message : "startup failed");
 out:
     /* Teardown: exactly the stages reached, in reverse. */
+    xmd_workflows_fini(&d);
+    xmd_services_fini(&d);
     if (d.ctx) {
         xmd_domains_fini(&d);
         if (d.xs_source)

@@ -10,6 +10,7 @@
 
 #include "xmaintd.h"
 #include "schema.h"
+#include <yajl/yajl_tree.h>
 
 typedef struct xmd_op {
     const char *name;
@@ -109,10 +110,135 @@ static int op_host_info(xmd *d, xmd_domain *dom, const char *args,
     return MAINT_OK;
 }
 
+static int op_error(GError *e, char **error_r)
+{
+    *error_r = g_strdup(e ? e->message : "failed");
+    return MAINT_ERROR_INVAL;
+}
+
+/* A string member of the request's arguments (JSON object), or NULL. */
+static char *args_str(const char *args, const char *key)
+{
+    char err[128];
+    yajl_val v = args ? yajl_tree_parse(args, err, sizeof(err)) : NULL;
+    const char *p[] = { key, NULL };
+    yajl_val s = v ? yajl_tree_get(v, p, yajl_t_string) : NULL;
+    char *out = s ? g_strdup(YAJL_GET_STRING(s)) : NULL;
+
+    yajl_tree_free(v);
+    return out;
+}
+
+static long long args_int(const char *args, const char *key, long long dflt)
+{
+    char err[128];
+    yajl_val v = args ? yajl_tree_parse(args, err, sizeof(err)) : NULL;
+    const char *p[] = { key, NULL };
+    yajl_val n = v ? yajl_tree_get(v, p, yajl_t_number) : NULL;
+    long long out = n && YAJL_IS_INTEGER(n) ? YAJL_GET_INTEGER(n) : dflt;
+
+    yajl_tree_free(v);
+    return out;
+}
+
+static int op_workflow_start(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                             char **error_r)
+{
+    g_autoptr(GError) e = NULL;
+    g_autofree char *id = xmd_workflow_start(d, args ? args : "{}", &e);
+
+    if (!id)
+        return op_error(e, error_r);
+    *result_r = g_strdup_printf("{\"id\":\"%s\"}", id);
+    return MAINT_OK;
+}
+
+static int op_workflow_abort(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                             char **error_r)
+{
+    g_autoptr(GError) e = NULL;
+    g_autofree char *id = args_str(args, "id");
+
+    if (!id) {
+        *error_r = g_strdup("workflow-abort: no \"id\"");
+        return MAINT_ERROR_INVAL;
+    }
+    if (!xmd_workflow_abort(d, id, &e))
+        return op_error(e, error_r);
+    *result_r = g_strdup("{\"aborting\":true}");
+    return MAINT_OK;
+}
+
+static int op_workflow_list(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                            char **error_r)
+{
+    *result_r = xmd_workflows_json(d);
+    return MAINT_OK;
+}
+
+static int op_service_add(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                          char **error_r)
+{
+    g_autoptr(GError) e = NULL;
+    g_autofree char *app = args_str(args, "app"), *vip = args_str(args, "vip"),
+                    *domain = args_str(args, "domain");
+    long long port = args_int(args, "port", -1);
+
+    if (!app || !maint_app_name_valid(app)) {
+        *error_r = g_strdup("service-add: \"app\" is not an application name");
+        return MAINT_ERROR_INVAL;
+    }
+    if (!vip || !xmd_ipv4_valid(vip)) {
+        *error_r = g_strdup("service-add: \"vip\" is not an IPv4 address");
+        return MAINT_ERROR_INVAL;
+    }
+    if (port < 1 || port > 65535) {
+        *error_r = g_strdup("service-add: \"port\" is not 1-65535");
+        return MAINT_ERROR_INVAL;
+    }
+    if (!domain || !domain[0]) {
+        *error_r = g_strdup("service-add: no \"domain\"");
+        return MAINT_ERROR_INVAL;
+    }
+    if (!xmd_service_add(d, d->ctx, app, vip, (unsigned)port, domain, &e))
+        return op_error(e, error_r);
+    *result_r = xmd_services_json(d);
+    return MAINT_OK;
+}
+
+static int op_service_remove(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                             char **error_r)
+{
+    g_autoptr(GError) e = NULL;
+    g_autofree char *app = args_str(args, "app");
+
+    if (!app) {
+        *error_r = g_strdup("service-remove: no \"app\"");
+        return MAINT_ERROR_INVAL;
+    }
+    if (!xmd_service_remove(d, app, &e))
+        return op_error(e, error_r);
+    *result_r = xmd_services_json(d);
+    return MAINT_OK;
+}
+
+static int op_service_list(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                           char **error_r)
+{
+    *result_r = xmd_services_json(d);
+    return MAINT_OK;
+}
+
 static const xmd_op ops[] = {
     { "ping", false, op_ping },
     { "list", true, op_list },
     { "host-info", false, op_host_info },
+    { "workflow-start", true, op_workflow_start },
+    { "workflow-abort", true, op_workflow_abort },
+    { "workflow-list", true, op_workflow_list },
+    { "service-add", true, op_service_add },
+    { "service-remove", true, op_service_remove },
+    { "service-list", true, op_service_list },
 };
 
 static const xmd_op *find_op(const char *name)

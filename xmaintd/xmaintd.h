@@ -23,6 +23,9 @@ typedef struct xmd_domain {
     unsigned responses_since_gc;
 } xmd_domain;
 
+typedef struct xmd_wf xmd_wf;
+typedef struct xmd_service xmd_service;
+
 typedef struct xmd {
     /* options */
     gboolean foreground;
@@ -45,6 +48,8 @@ typedef struct xmd {
     char *cpu_signature;
     GHashTable *domains;               /* domid -> xmd_domain* */
     unsigned long requests_served;
+    GPtrArray *workflows;              /* xmd_wf*, guarded in workflow.c */
+    GPtrArray *services;               /* xmd_service*, guarded in redirect.c */
 } xmd;
 
 /* domains.c */
@@ -66,5 +71,27 @@ gboolean xmd_xs_source_add(xmd *d, GError **error);
 void xmd_libxl_hooks_register(xmd *d);
 void xmd_domain_death_enable(xmd *d, xmd_domain *dom);
 void xmd_domain_death_disable(xmd *d, xmd_domain *dom);
+
+/* workflow.c */
+void xmd_workflows_init(xmd *d);       /* loads the journals, resumes */
+void xmd_workflows_fini(xmd *d);
+/* Start a workflow from request arguments; returns its id (g_free). */
+char *xmd_workflow_start(xmd *d, const char *args_json, GError **error);
+gboolean xmd_workflow_abort(xmd *d, const char *id, GError **error);
+char *xmd_workflows_json(xmd *d);
+char *xmd_workflow_json(xmd_wf *w);
+
+/* redirect.c */
+gboolean xmd_ipv4_valid(const char *s);
+void xmd_services_load(xmd *d);
+void xmd_services_fini(xmd *d);
+char *xmd_services_json(xmd *d);
+gboolean xmd_service_add(xmd *d, maint_ctx *ctx, const char *app, const char *vip,
+                         unsigned port, const char *domain, GError **error);
+gboolean xmd_service_remove(xmd *d, const char *app, GError **error);
+/* Point app's service from domain `from` to `to`: 1 switched, 0 no such
+ * service, -1 error. */
+int xmd_service_retarget(xmd *d, maint_ctx *ctx, const char *app, const char *from,
+                         const char *to, GError **error);
 
 #endif

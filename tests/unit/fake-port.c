@@ -339,6 +339,7 @@ static const maint__port_ops fake_ops = {
     .domain_config_json = f_domain_config_json, .domain_config_get = f_config_get,
     .config_to_json = f_config_to_json, .domain_create = f_create,
     .domain_unpause = f_domid_op, .domain_destroy = f_domid_op,
+    .domain_shutdown = f_domid_op,
     .name_to_domid = f_name_to_domid, .close = f_close,
 };
 

@@ -274,6 +274,56 @@ int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
                             maint_progress_fn *progress, void *user,
                             uint32_t *domid_r);
 
+/* ---- The guest agent ---------------------------------------------------- */
+
+#define MAINT_APP_NAME_MAX   32
+#define MAINT_APP_MAX_STATE  8
+
+typedef enum maint_app_mode {
+    MAINT_APP_REDIRECT,       /* an instance in the target takes the request stream */
+    MAINT_APP_STATE,          /* stop, copy the state, start on the target */
+    MAINT_APP_CHECKPOINT      /* CRIU checkpoint, copy the images, restore */
+} maint_app_mode;
+
+/* An application a guest agent announces (read from the guest: validated). */
+typedef struct maint_app {
+    char name[MAINT_APP_NAME_MAX + 1];
+    maint_app_mode mode;
+    unsigned port;            /* redirect: the TCP port it serves */
+    unsigned nr_state;        /* state paths it declares */
+    char status[16];          /* "running", "stopped", "exited", "failed", "unknown" */
+} maint_app;
+
+/* 1-32 letters, digits, '-' or '_'. */
+bool maint_app_name_valid(const char *name);
+
+/* The applications domain domid's agent announces; *apps_r is malloc'd
+ * (free()).  Entries that fail validation are left out (and logged). */
+int maint_agent_apps(maint_ctx *ctx, uint32_t domid, maint_app **apps_r, unsigned *nr_r);
+int maint_agent_app_status(maint_ctx *ctx, uint32_t domid, const char *app,
+                           char *buf, size_t size);
+/* The guest's IPv4 address as its agent reports it (MAINT_ERROR_NOENT: none). */
+int maint_agent_addr(maint_ctx *ctx, uint32_t domid, char *buf, size_t size);
+/* Wait until the agent says ready (MAINT_ERROR_NOENT: the domain went away). */
+int maint_agent_wait_ready(maint_ctx *ctx, uint32_t domid, unsigned timeout_ms);
+/*
+ * Commands (xenstore-schema: ~/xmaint/control): send one JSON command, wait
+ * for its answer.  MAINT_ERROR_REMOTE: the agent refused; *error_r (malloc'd,
+ * or NULL) says why.  The command and its answer are removed afterwards.
+ */
+int maint_agent_command(maint_ctx *ctx, uint32_t domid, const char *json,
+                        unsigned timeout_ms, char **error_r);
+/* The same in two halves, for commands that run side by side.  seq_r gets
+ * the command's number (at least 21 bytes). */
+int maint_agent_command_send(maint_ctx *ctx, uint32_t domid, const char *json,
+                             char *seq_r, size_t seq_size);
+int maint_agent_command_wait(maint_ctx *ctx, uint32_t domid, const char *seq,
+                             unsigned timeout_ms, char **error_r);
+
+/* Ask a domain to shut down cleanly; wait up to timeout_ms for it to go,
+ * then destroy it.  Its disks are left alone. */
+int maint_domain_retire(maint_ctx *ctx, uint32_t domid, unsigned timeout_ms);
+
 /* ---- The daemon --------------------------------------------------------- */
 
 typedef struct maint_daemon_status {
