@@ -74,9 +74,13 @@ int maint__app_spec_parse(const char *text, size_t len, maint_app *app, char **w
         *why_r = maint__sprintf("spec longer than %d bytes or not text", MAINT_XS_MAX_SPEC);
         return MAINT_ERROR_TOOBIG;
     }
-    if (maint__json_validate(text, len, MAINT_XS_MAX_SPEC, 8, NULL) != MAINT_OK) {
-        *why_r = maint__sprintf("spec is not well-formed JSON");
-        return MAINT_ERROR_PROTOCOL;
+    {
+        const char *jwhy = NULL;
+        if ((rc = maint__json_validate(text, len, MAINT_XS_MAX_SPEC, 8, &jwhy)) != MAINT_OK) {
+            *why_r = maint__sprintf("spec refused: %s", jwhy ? jwhy : "not well-formed JSON");
+            return rc;
+        }
+        rc = MAINT_ERROR_PROTOCOL;
     }
     if (!(copy = strndup(text, len)))
         return MAINT_ERROR_NOMEM;
@@ -94,7 +98,7 @@ int maint__app_spec_parse(const char *text, size_t len, maint_app *app, char **w
         }
     }
     mode = yajl_tree_get(v, pm, yajl_t_string);
-    port = yajl_tree_get(v, pp, yajl_t_number);
+    port = yajl_tree_get(v, pp, yajl_t_any);
     state = yajl_tree_get(v, ps, yajl_t_array);
     const char *m = mode ? YAJL_GET_STRING(mode) : NULL;
     if (!m) {
@@ -113,7 +117,7 @@ int maint__app_spec_parse(const char *text, size_t len, maint_app *app, char **w
     }
     app->port = 0;
     if (port) {
-        if (!YAJL_IS_INTEGER(port) || YAJL_GET_INTEGER(port) < 0 ||
+        if (!YAJL_IS_NUMBER(port) || !YAJL_IS_INTEGER(port) || YAJL_GET_INTEGER(port) < 0 ||
             YAJL_GET_INTEGER(port) > 65535) {
             *why_r = maint__sprintf("port is not an integer 0-65535");
             goto out;

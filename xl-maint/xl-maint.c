@@ -370,6 +370,7 @@ static int main_substitute(int argc, char **argv)
         { "cmdline", required_argument, NULL, 'e' },
         { "disk", required_argument, NULL, 'd' },
         { "keep-mac", no_argument, NULL, 'K' },
+        { "remove", required_argument, NULL, 'X' },
         { "set", required_argument, NULL, 's' },
         { "firmware", required_argument, NULL, 'f' },
         { "ready", required_argument, NULL, 'R' },
@@ -380,7 +381,7 @@ static int main_substitute(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    const char *disks[16], *sets[32];
+    const char *disks[16], *sets[32], *removes[16];
     maint_substitute_opts o;
     maint_ctx *ctx = NULL;
     bool dry_run = false, json = false;
@@ -441,6 +442,12 @@ static int main_substitute(int argc, char **argv)
             disks[o.nr_disks++] = optarg;
             break;
         case 'K': o.mac = MAINT_MAC_KEEP; break;
+        case 'X':
+            if (o.nr_remove >= 16)
+                return usage_error("substitute", "at most 16 --remove");
+            removes[o.nr_remove++] = optarg;
+            o.remove = removes;
+            break;
         case 's':
             if (o.nr_sets >= 32)
                 return usage_error("substitute", "at most 32 --set");
@@ -681,6 +688,7 @@ static int workflow_cmd(const char *type, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "hide-pci", required_argument, NULL, 'P' },
+        { "remove", required_argument, NULL, 'X' },
         { "name", required_argument, NULL, 'n' },
         { "kernel", required_argument, NULL, 'k' },
         { "ramdisk", required_argument, NULL, 'r' },
@@ -697,8 +705,8 @@ static int workflow_cmd(const char *type, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    const char *hide[16], *disks[8], *sets[32];
-    unsigned nh = 0, nd = 0, ns = 0;
+    const char *hide[16], *disks[8], *sets[32], *removes[16];
+    unsigned nh = 0, nd = 0, ns = 0, nr = 0;
     const char *name = NULL, *kernel = NULL, *ramdisk = NULL, *cmdline = NULL,
                *firmware = NULL, *patch = NULL, *change = NULL;
     unsigned long drain = 2000, timeout_s = 600;
@@ -714,6 +722,12 @@ static int workflow_cmd(const char *type, int argc, char **argv)
         case 'P':
             if (nh == 16) return usage_error(type, "at most 16 --hide-pci");
             hide[nh++] = optarg;
+            break;
+        case 'X':
+            if (nr == 16) return usage_error(type, "at most 16 --remove");
+            if (strncmp(optarg, "vif:", 4) && strncmp(optarg, "disk:", 5))
+                return usage_error(type, "--remove '%s': vif:DEVID or disk:VDEV", optarg);
+            removes[nr++] = optarg;
             break;
         case 'd':
             if (nd == 8) return usage_error(type, "at most 8 --disk");
@@ -749,16 +763,16 @@ static int workflow_cmd(const char *type, int argc, char **argv)
     }
     if (argc - optind != 1)
         return usage_error(type, argc - optind < 1 ? "missing the domain" : "one domain only");
-    if (!strcmp(type, "hw-remove") && !nh)
-        return usage_error(type, "say which device goes: --hide-pci BB:DD.F");
+    if (!strcmp(type, "hw-remove") && !nh && !nr)
+        return usage_error(type, "say which device goes: --hide-pci BB:DD.F or --remove vif:N|disk:VDEV");
     if (!strcmp(type, "os-upgrade") && !kernel && !ramdisk && !nd && !cmdline)
         return usage_error(type, "give the new system: --kernel, --ramdisk, --cmdline or --disk");
     if (!strcmp(type, "os-patch") && !patch)
         return usage_error(type, "give the patch step: --patch COMMAND");
     if (!strcmp(type, "app-maint") && !change)
         return usage_error(type, "give the change: --change COMMAND");
-    if (strcmp(type, "hw-remove") && nh)
-        return usage_error(type, "--hide-pci belongs to hw-remove");
+    if (strcmp(type, "hw-remove") && (nh || nr))
+        return usage_error(type, "--hide-pci and --remove belong to hw-remove");
     if (strcmp(type, "os-patch") && patch)
         return usage_error(type, "--patch belongs to os-patch");
     if (strcmp(type, "app-maint") && change)
@@ -781,6 +795,7 @@ static int workflow_cmd(const char *type, int argc, char **argv)
     if (patch) jkey(args, sizeof(args), "patch", patch);
     if (change) jkey(args, sizeof(args), "change", change);
     if (nh) jkeyv(args, sizeof(args), "hide_pci", hide, nh);
+    if (nr) jkeyv(args, sizeof(args), "remove", removes, nr);
     if (nd) jkeyv(args, sizeof(args), "disks", disks, nd);
     if (ns) jkeyv(args, sizeof(args), "sets", sets, ns);
     snprintf(args + strlen(args), sizeof(args) - strlen(args),
@@ -1044,6 +1059,7 @@ static const struct cmd_spec cmd_table[] = {
       "  --kernel F, --ramdisk F, --cmdline S   what it boots\n"
       "  --disk SPEC          an xl disk spec replacing the disks (repeatable)\n"
       "  --keep-mac           keep the original's MAC addresses\n"
+      "  --remove DEV         leave a device out: vif:DEVID or disk:VDEV (repeatable)\n"
       "  --set KEY=VALUE      an xl.cfg override (memory, maxmem, vcpus, maxvcpus,\n"
       "                       kernel, ramdisk, extra, cmdline, firmware_override)\n"
       "  --firmware F         HVM: the hvmloader to boot (patched, hvmloader-patches/)\n"
@@ -1055,8 +1071,10 @@ static const struct cmd_spec cmd_table[] = {
       "  --json               machine-readable result" },
     { "hw-remove", main_hw_remove, 0, 1,
       "Take a device away from a domain without downtime (substitute, move, retire)",
-      "<domain> --hide-pci BB:DD.F... [options]",
-      "  --hide-pci BB:DD.F   the device the substitute does not get (repeatable)\n"
+      "<domain> (--hide-pci BB:DD.F | --remove vif:N | --remove disk:VDEV)... [options]",
+      "  --hide-pci BB:DD.F   a PCI device the substitute does not get (repeatable)\n"
+      "  --remove vif:N       a network interface it does not get (by devid)\n"
+      "  --remove disk:VDEV   a disk it does not get (e.g. disk:xvdb)\n"
       "  --name NAME          the substitute's name (default <domain>-sub)\n"
       "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
       "  --firmware F         HVM: the substitute's hvmloader\n"

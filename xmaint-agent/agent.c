@@ -576,14 +576,15 @@ static void on_signal(int sig)
 
 static void usage(FILE *f, int code)
 {
-    fprintf(f, "Usage: xmaint-agent [--apps DIR] [--run-dir DIR] [--no-start] [--once]\n"
+    fprintf(f, "Usage: xmaint-agent [--apps DIR] [--run-dir DIR] [--no-start] [--check|--domid]\n"
             "Guest agent of xmaint: announces the applications declared in DIR\n"
             "(default /etc/xmaint/apps, one NAME.conf each) to xmaintd through\n"
             "xenstore, starts them, and moves them when xmaintd asks.\n"
             "  --apps DIR      application declarations\n"
             "  --run-dir DIR   pid files (default /run/xmaint-agent)\n"
             "  --no-start      do not start the applications at boot\n"
-            "  --check         parse the declarations, print them, exit\n");
+            "  --check         parse the declarations, print them, exit\n"
+            "  --domid         print this domain's id (from xenstore), exit\n");
     exit(code);
 }
 
@@ -594,10 +595,11 @@ int main(int argc, char **argv)
         { "run-dir", required_argument, NULL, 'r' },
         { "no-start", no_argument, NULL, 'n' },
         { "check", no_argument, NULL, 'c' },
+        { "domid", no_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    bool autostart = true, check = false;
+    bool autostart = true, check = false, print_domid = false;
     char *v;
     unsigned len, i, beat = 0;
     int c, fd;
@@ -609,6 +611,7 @@ int main(int argc, char **argv)
         case 'r': run_dir = optarg; break;
         case 'n': autostart = false; break;
         case 'c': check = true; break;
+        case 'd': print_domid = true; break;
         case 'h': usage(stdout, 0); break;
         default: usage(stderr, 1);
         }
@@ -639,6 +642,11 @@ int main(int argc, char **argv)
         return 1;
     }
     free(v);
+    if (print_domid) {
+        printf("%u\n", domid);
+        xs_close(xs);
+        return 0;
+    }
     /* xmaintd creates ~/xmaint/agent for us; wait for it */
     for (i = 0; i < 600 && !stop_flag; i++) {
         char p[128];

@@ -5,7 +5,7 @@
  * finds the journal on restart and runs the step again (steps are
  * idempotent) or finishes a rollback it had begun.
  *
- *   hw-remove   substitute (PCI hidden) -> move apps -> retire original
+ *   hw-remove   substitute (PCI hidden, devices removed) -> move apps -> retire
  *   os-upgrade  substitute (new kernel/ramdisk/disks) -> move -> retire
  *   os-patch    substitute (same image) -> patch in it -> move -> retire
  *   app-maint   substitute -> change the second instance -> cut over -> retire
@@ -478,7 +478,7 @@ static void substitute_progress(void *user, const char *stage, int pct)
 static gboolean step_substitute(xmd_wf *w, GError **error)
 {
     maint_substitute_opts o;
-    const char *hide[MAINT_HIDE_MAX_PCI], *sets[32], *disks[8];
+    const char *hide[MAINT_HIDE_MAX_PCI], *sets[32], *disks[8], *remove[16];
     uint32_t src, sub;
     unsigned nh, i;
     int rc;
@@ -513,6 +513,8 @@ static gboolean step_substitute(xmd_wf *w, GError **error)
     o.disks = o.nr_disks ? disks : NULL;
     o.nr_sets = arg_strv(w, "sets", sets, G_N_ELEMENTS(sets));
     o.sets = o.nr_sets ? sets : NULL;
+    o.nr_remove = arg_strv(w, "remove", remove, G_N_ELEMENTS(remove));
+    o.remove = o.nr_remove ? remove : NULL;
     o.mac = MAINT_MAC_NEW;
     rc = maint_substitute_create(w->ctx, src, &o,
                                  (unsigned)arg_int(w, "timeout_ms", 600000),

@@ -246,6 +246,8 @@ typedef struct maint_substitute_opts {
     const char *const *sets;              /* xl.cfg "KEY=VALUE" overrides */
     unsigned nr_sets;
     const char *firmware;                 /* HVM: hvmloader to boot (firmware_override) */
+    const char *const *remove;            /* devices taken away: "vif:DEVID", "disk:VDEV" */
+    unsigned nr_remove;
     const char *ready_pattern;            /* readiness: text on the console log */
     const char *console_log;              /* default /var/log/xen/console/guest-NAME.log */
 } maint_substitute_opts;

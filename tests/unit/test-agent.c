@@ -1,0 +1,144 @@
+/* What a guest agent writes: application specs (data-driven, hostile input)
+ * and the command round trip through a fake xenstore. */
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+
+#include "unit.h"
+#include "schema.h"
+
+static const char *mode_name(maint_app_mode m)
+{
+    return m == MAINT_APP_REDIRECT ? "redirect" : m == MAINT_APP_STATE ? "state" : "checkpoint";
+}
+
+/* tests/data/agent/<case>.in is a spec value; <case>.out the verdict. */
+static void test_spec_cases(void)
+{
+    const char *srcdir = getenv("top_srcdir");
+    g_autofree char *dir = g_strdup_printf("%s/tests/data/agent", srcdir ? srcdir : ".");
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    unsigned cases = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *path = NULL, *buf = NULL, *verdict = NULL, *base = NULL;
+        maint_app app;
+        char *why = NULL;
+        gsize len;
+        int rc;
+
+        if (!g_str_has_suffix(name, ".in"))
+            continue;
+        path = g_build_filename(dir, name, NULL);
+        CU_ASSERT_FATAL(g_file_get_contents(path, &buf, &len, NULL));
+        if (len && buf[len - 1] == '\n')
+            len--;
+        memset(&app, 0, sizeof(app));
+        rc = maint__app_spec_parse(buf, len, &app, &why);
+        if (rc == MAINT_OK)
+            verdict = g_strdup_printf("ok mode=%s port=%u state=%u", mode_name(app.mode),
+                                      app.port, app.nr_state);
+        else
+            verdict = g_strdup_printf("error %s: %s", maint_strerror(rc), why ? why : "?");
+        base = g_strndup(name, strlen(name) - 3);
+        unit_check_output("agent", base, verdict);
+        free(why);
+        cases++;
+    }
+    CU_ASSERT(cases >= 8);
+}
+
+static void test_names(void)
+{
+    CU_ASSERT(maint_app_name_valid("web"));
+    CU_ASSERT(maint_app_name_valid("db_2-x"));
+    CU_ASSERT_FALSE(maint_app_name_valid(""));
+    CU_ASSERT_FALSE(maint_app_name_valid(NULL));
+    CU_ASSERT_FALSE(maint_app_name_valid("a/b"));
+    CU_ASSERT_FALSE(maint_app_name_valid("bad..name"));
+    CU_ASSERT_FALSE(maint_app_name_valid("0123456789012345678901234567890123"));
+    CU_ASSERT(maint_app_name_valid("01234567890123456789012345678901"));
+}
+
+/* The agent (played by a write hook) answers commands in the fake store. */
+static void agent_hook(fake_port *fp, const char *path, const char *value, void *opaque)
+{
+    unsigned dom;
+    char seq[32], rp[128];
+
+    if (sscanf(path, "/local/domain/%u/xmaint/control/%31s", &dom, seq) != 2)
+        return;
+    snprintf(rp, sizeof(rp), MAINT_XS_AGENT_RESULT_FMT, dom, seq);
+    if (strstr(value, "\"op\":\"start\""))
+        fake_port_put(fp, rp, "{\"ok\":true}");
+    else
+        fake_port_put(fp, rp, "{\"ok\":false,\"error\":\"no application x here\"}");
+}
+
+static void test_commands_and_apps(void)
+{
+    maint__port port;
+    fake_port *fp = fake_port_new(&port);
+    maint_ctx *ctx = NULL;
+    maint_domain_info info;
+    maint_app *apps = NULL;
+    unsigned n = 0;
+    char *err = NULL, buf[32];
+
+    maint_domain_info_init(&info);
+    info.domid = 7;
+    info.name = strdup("g");
+    fake_port_add_domain(fp, &info);
+    maint_domain_info_dispose(&info);
+    CU_ASSERT_EQUAL_FATAL(maint__ctx_from_port(&ctx, NULL, &port), MAINT_OK);
+    fake_port_set_write_hook(fp, agent_hook, NULL);
+
+    CU_ASSERT_EQUAL(maint_agent_command(ctx, 7, "{\"op\":\"start\",\"app\":\"web\"}", 1000, &err),
+                    MAINT_OK);
+    CU_ASSERT_PTR_NULL(err);
+    CU_ASSERT_EQUAL(maint_agent_command(ctx, 7, "{\"op\":\"stop\",\"app\":\"x\"}", 1000, &err),
+                    MAINT_ERROR_REMOTE);
+    CU_ASSERT_STRING_EQUAL(err ? err : "", "no application x here");
+    free(err);
+    /* answered commands are cleaned up */
+    CU_ASSERT_EQUAL(fake_port_count_prefix(fp, "/local/domain/7/xmaint/control/"), 0);
+    CU_ASSERT_EQUAL(fake_port_count_prefix(fp, "/local/domain/7/xmaint/agent/result/"), 0);
+
+    /* apps: a good one, a bad spec, a bad name -> only the good one */
+    fake_port_put(fp, "/local/domain/7/xmaint/agent/apps/web/spec",
+                  "{\"mode\":\"redirect\",\"port\":80,\"state\":[]}");
+    fake_port_put(fp, "/local/domain/7/xmaint/agent/apps/web/status", "running");
+    fake_port_put(fp, "/local/domain/7/xmaint/agent/apps/evil/spec", "{\"mode\":\"rm -rf\"}");
+    fake_port_put(fp, "/local/domain/7/xmaint/agent/apps/a.b/spec", "{\"mode\":\"state\"}");
+    CU_ASSERT_EQUAL(maint_agent_apps(ctx, 7, &apps, &n), MAINT_OK);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_STRING_EQUAL(apps[0].name, "web");
+    CU_ASSERT_STRING_EQUAL(apps[0].status, "running");
+    free(apps);
+    /* status values outside the set read as unknown */
+    fake_port_put(fp, "/local/domain/7/xmaint/agent/apps/web/status", "pwned");
+    CU_ASSERT_EQUAL(maint_agent_app_status(ctx, 7, "web", buf, sizeof(buf)), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(buf, "unknown");
+    /* addresses: only unicast IPv4 */
+    fake_port_put(fp, "/local/domain/7/xmaint/agent/addr", "10.99.0.7");
+    CU_ASSERT_EQUAL(maint_agent_addr(ctx, 7, buf, sizeof(buf)), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(buf, "10.99.0.7");
+    fake_port_put(fp, "/local/domain/7/xmaint/agent/addr", "255.255.255.255");
+    CU_ASSERT_EQUAL(maint_agent_addr(ctx, 7, buf, sizeof(buf)), MAINT_ERROR_NOENT);
+    fake_port_put(fp, "/local/domain/7/xmaint/agent/addr", "10.99.0.7; rm -rf /");
+    CU_ASSERT_EQUAL(maint_agent_addr(ctx, 7, buf, sizeof(buf)), MAINT_ERROR_NOENT);
+    fake_port_put(fp, "/local/domain/7/xmaint/agent/addr", "127.0.0.1");
+    CU_ASSERT_EQUAL(maint_agent_addr(ctx, 7, buf, sizeof(buf)), MAINT_ERROR_NOENT);
+    maint_ctx_close(ctx);
+}
+
+void suite_agent_register(void)
+{
+    CU_pSuite s = CU_add_suite("agent", NULL, NULL);
+
+    CU_add_test(s, "spec cases (tests/data/agent)", test_spec_cases);
+    CU_add_test(s, "application names", test_names);
+    CU_add_test(s, "commands, applications, addresses", test_commands_and_apps);
+}
