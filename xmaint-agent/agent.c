@@ -37,6 +37,7 @@
 static struct xs_handle *xs;
 static unsigned domid;
 static char state_path[128], beat_path[128];
+static char last_addr[64] = "-";          /* the address last published */
 static agent_app apps[AGENT_MAX_APPS];
 static unsigned napps;
 static const char *app_dir = "/etc/xmaint/apps";
@@ -136,12 +137,11 @@ static void publish_addr(void)
     }
     freeifaddrs(ifs);
     {
-        static char last[64] = "-";
-        if (strcmp(last, addr)) {
+        if (strcmp(last_addr, addr)) {
             char p[128];
             snprintf(p, sizeof(p), MAINT_XS_AGENT_ADDR_FMT, domid);
             put(p, addr);
-            strcpy(last, addr);
+            strcpy(last_addr, addr);
         }
     }
 }
@@ -574,6 +574,47 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+/*
+ * After xl save/restore or a live migration the domain has a new id and an
+ * empty xenstore tree: announce everything again under the new one.
+ */
+static void check_tree(void)
+{
+    char *v, p[128];
+    unsigned len, nd = 0, i;
+
+    v = xs_read(xs, XBT_NULL, "domid", &len);
+    if (!v || sscanf(v, "%u", &nd) != 1) {
+        free(v);
+        return;
+    }
+    free(v);
+    if (nd == domid && (v = xs_read(xs, XBT_NULL, state_path, &len))) {
+        free(v);
+        return;
+    }
+    snprintf(p, sizeof(p), MAINT_XS_CONTROL_DIR_FMT, domid);
+    xs_unwatch(xs, p, "control");
+    logmsg("my xenstore tree is gone (d%u, now d%u): announcing again", domid, nd);
+    domid = nd;
+    snprintf(p, sizeof(p), MAINT_XS_AGENT_FMT, domid);
+    if (!(v = xs_read(xs, XBT_NULL, p, &len)))
+        return;                      /* xmaintd has not made it yet: next time */
+    free(v);
+    snprintf(state_path, sizeof(state_path), MAINT_XS_AGENT_STATE_FMT, domid);
+    snprintf(beat_path, sizeof(beat_path), MAINT_XS_AGENT_HEARTBEAT_FMT, domid);
+    put(state_path, "starting");
+    snprintf(p, sizeof(p), MAINT_XS_AGENT_VERSION_FMT, domid);
+    put(p, PACKAGE_VERSION);
+    for (i = 0; i < napps; i++)
+        publish_app(&apps[i]);
+    strcpy(last_addr, "-");
+    publish_addr();
+    snprintf(p, sizeof(p), MAINT_XS_CONTROL_DIR_FMT, domid);
+    xs_watch(xs, p, "control");
+    put(state_path, "ready");
+}
+
 static void usage(FILE *f, int code)
 {
     fprintf(f, "Usage: xmaint-agent [--apps DIR] [--run-dir DIR] [--no-start] [--check|--domid]\n"
@@ -720,6 +761,8 @@ int main(int argc, char **argv)
             put(beat_path, b);
             if (beat % 5 == 0)
                 publish_addr();
+            if (beat % 2 == 0)
+                check_tree();
         }
     }
     put(state_path, "stopped");

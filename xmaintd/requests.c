@@ -15,6 +15,7 @@
 typedef struct xmd_op {
     const char *name;
     bool dom0_only;
+    bool takes_args;                  /* a JSON object of arguments */
     /* Returns a MAINT_* code; on success *result_r is JSON (g_free), on
      * failure *error_r is text for the requester (g_free). */
     int (*run)(xmd *d, xmd_domain *dom, const char *args_json,
@@ -230,15 +231,15 @@ static int op_service_list(xmd *d, xmd_domain *dom, const char *args, char **res
 }
 
 static const xmd_op ops[] = {
-    { "ping", false, op_ping },
-    { "list", true, op_list },
-    { "host-info", false, op_host_info },
-    { "workflow-start", true, op_workflow_start },
-    { "workflow-abort", true, op_workflow_abort },
-    { "workflow-list", true, op_workflow_list },
-    { "service-add", true, op_service_add },
-    { "service-remove", true, op_service_remove },
-    { "service-list", true, op_service_list },
+    { "ping", false, false, op_ping },
+    { "list", true, false, op_list },
+    { "host-info", false, false, op_host_info },
+    { "workflow-start", true, true, op_workflow_start },
+    { "workflow-abort", true, true, op_workflow_abort },
+    { "workflow-list", true, false, op_workflow_list },
+    { "service-add", true, true, op_service_add },
+    { "service-remove", true, true, op_service_remove },
+    { "service-list", true, false, op_service_list },
 };
 
 static const xmd_op *find_op(const char *name)
@@ -358,7 +359,7 @@ static void handle(xmd *d, xmd_domain *dom, const char *id)
         g_autofree char *msg = g_strdup_printf("operation '%s' is only for dom0",
                                                req.op);
         respond_error(d, dom, id, req.op, msg);
-    } else if (req.args_json && strcmp(req.args_json, "{}")) {
+    } else if (!op->takes_args && req.args_json && strcmp(req.args_json, "{}")) {
         g_autofree char *msg = g_strdup_printf("operation '%s' takes no arguments",
                                                req.op);
         respond_error(d, dom, id, req.op, msg);

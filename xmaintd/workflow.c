@@ -337,8 +337,7 @@ static gboolean move_app(xmd_wf *w, const maint_app *a, const char *src_name, ui
     app_status(w, dst, a->name, st, sizeof(st));
     if (!strcmp(st, "running")) {
         /* moved before a restart: make sure the rest holds */
-        if (a->mode == MAINT_APP_REDIRECT &&
-            xmd_service_retarget(w->d, w->ctx, a->name, src_name, dst_name, error) < 0)
+        if (xmd_service_retarget(w->d, w->ctx, a->name, src_name, dst_name, error) < 0)
             return FALSE;
         if (src_alive)
             return app_cmd(w, src, "stop", a->name, error);
@@ -418,7 +417,22 @@ static gboolean move_app(xmd_wf *w, const maint_app *a, const char *src_name, ui
         }
     }
     progress(w, NULL, "%s: starting it in %s", a->name, dst_name);
-    return app_cmd(w, dst, "start", a->name, error);
+    if (!app_cmd(w, dst, "start", a->name, error))
+        return FALSE;
+    /* an application with a service address: its traffic follows it */
+    if (a->port) {
+        char addr[INET_ADDRSTRLEN];
+
+        if (maint_agent_addr(w->ctx, dst, addr, sizeof(addr)) == MAINT_OK &&
+            !port_answers(addr, a->port, 60000)) {
+            g_set_error(error, XMD_ERROR, 1, "%s in %s does not answer on %s:%u", a->name,
+                        dst_name, addr, a->port);
+            return FALSE;
+        }
+        if (xmd_service_retarget(w->d, w->ctx, a->name, src_name, dst_name, error) < 0)
+            return FALSE;
+    }
+    return TRUE;
 }
 
 /* Move every application src announces to dst. */
