@@ -229,6 +229,104 @@ static void test_guest_requests(void)
     free(resp);
 }
 
+/* The agent's area is the guest's, its commands dom0's; workflows and
+ * services are dom0's business and are validated before anything runs. */
+static void test_agent_tree_and_workflow_ops(void)
+{
+    struct xs_permissions *p;
+    char *resp, *result = NULL, *error = NULL;
+    unsigned n;
+    int rc;
+
+    CU_ASSERT_FATAL(wait_for_path("/local/domain/5/xmaint/agent", true, 5000));
+    p = xs_get_permissions(xs, XBT_NULL, "/local/domain/5/xmaint/agent", &n);
+    CU_ASSERT_FATAL(p && n == 1);
+    CU_ASSERT(p[0].id == 5 && p[0].perms == XS_PERM_NONE);
+    free(p);
+    p = xs_get_permissions(xs, XBT_NULL, "/local/domain/5/xmaint/vchan", &n);
+    CU_ASSERT_FATAL(p && n == 1);
+    CU_ASSERT(p[0].id == 5);
+    free(p);
+    p = xs_get_permissions(xs, XBT_NULL, "/local/domain/5/xmaint/control", &n);
+    CU_ASSERT_FATAL(p && n == 2);
+    CU_ASSERT(p[0].id == 0 && p[0].perms == XS_PERM_NONE);
+    CU_ASSERT(p[1].id == 5 && p[1].perms == XS_PERM_READ);
+    free(p);
+
+    /* a guest may not start workflows or touch services */
+    {
+        const char *v = "{\"op\":\"workflow-start\",\"args\":{\"type\":\"hw-remove\"}}";
+        resp = raw_request(5, "w1", v, strlen(v));
+    }
+    assert_error_response(resp, "only for dom0");
+    free(resp);
+    {
+        const char *v = "{\"op\":\"service-add\",\"args\":{\"app\":\"web\"}}";
+        resp = raw_request(5, "w2", v, strlen(v));
+    }
+    assert_error_response(resp, "only for dom0");
+    free(resp);
+
+    /* dom0: bad workflow arguments are refused, nothing is journalled */
+    rc = maint_request(ctx, "workflow-start", "{\"type\":\"teleport\",\"domain\":\"x\"}", 5000,
+                       &result, &error);
+    CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
+    CU_ASSERT_PTR_NOT_NULL(error && strstr(error, "\"type\" is not one of"));
+    free(error);
+    error = NULL;
+    rc = maint_request(ctx, "workflow-start", "{\"type\":\"hw-remove\"}", 5000, &result, &error);
+    CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
+    CU_ASSERT_PTR_NOT_NULL(error && strstr(error, "names no domain"));
+    free(error);
+    error = NULL;
+    /* without a hypervisor (this test's xenstored) a workflow cannot start */
+    rc = maint_request(ctx, "workflow-start", "{\"type\":\"hw-remove\",\"domain\":\"xsd-5\"}",
+                       5000, &result, &error);
+    CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
+    CU_ASSERT_PTR_NOT_NULL(error && strstr(error, "hypervisor is not available"));
+    free(error);
+    error = NULL;
+    {
+        g_autofree char *wdir = g_build_filename(state_dir, "workflows", NULL);
+        CU_ASSERT_FALSE(g_file_test(wdir, G_FILE_TEST_EXISTS));
+    }
+    rc = maint_request(ctx, "workflow-list", NULL, 5000, &result, &error);
+    CU_ASSERT_EQUAL(rc, MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(result ? result : "", "[]");
+    free(result);
+    result = NULL;
+    rc = maint_request(ctx, "workflow-abort", "{\"id\":\"nope\"}", 5000, &result, &error);
+    CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
+    CU_ASSERT_PTR_NOT_NULL(error && strstr(error, "no workflow nope"));
+    free(error);
+    error = NULL;
+
+    /* services: every field checked; a domain without an agent address refused */
+    {
+        static const struct { const char *args, *why; } bad[] = {
+            { "{\"app\":\"a/b\",\"vip\":\"10.0.0.1\",\"port\":80,\"domain\":\"x\"}", "not an application name" },
+            { "{\"app\":\"web\",\"vip\":\"10.0.0.300\",\"port\":80,\"domain\":\"x\"}", "not an IPv4 address" },
+            { "{\"app\":\"web\",\"vip\":\"10.0.0.1\",\"port\":0,\"domain\":\"x\"}", "not 1-65535" },
+            { "{\"app\":\"web\",\"vip\":\"10.0.0.1\",\"port\":80}", "no \"domain\"" },
+            { "{\"app\":\"web\",\"vip\":\"10.0.0.1\",\"port\":80,\"domain\":\"xsd-5\"}", "no address from its agent" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+            rc = maint_request(ctx, "service-add", bad[i].args, 5000, &result, &error);
+            CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
+            if (!error || !strstr(error, bad[i].why))
+                fprintf(stderr, "\nservice-add %s: '%s' lacks '%s'\n", bad[i].args,
+                        error ? error : "(none)", bad[i].why);
+            CU_ASSERT_PTR_NOT_NULL(error && strstr(error, bad[i].why));
+            free(error);
+            error = NULL;
+        }
+    }
+    rc = maint_request(ctx, "service-list", NULL, 5000, &result, &error);
+    CU_ASSERT_EQUAL(rc, MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(result ? result : "", "[]");
+    free(result);
+}
+
 static void test_hostile_requests(void)
 {
     GString *junk = g_string_new(NULL);
@@ -418,6 +516,7 @@ int main(void)
     CU_add_test(s, "ping and host identity", test_ping_and_identity);
     CU_add_test(s, "a guest's tree and permissions", test_guest_tree_and_permissions);
     CU_add_test(s, "a guest's requests", test_guest_requests);
+    CU_add_test(s, "agent tree, workflow and service requests", test_agent_tree_and_workflow_ops);
     CU_add_test(s, "hostile requests", test_hostile_requests);
     CU_add_test(s, "a flood of requests", test_flood);
     CU_add_test(s, "domain departure", test_domain_departure);
