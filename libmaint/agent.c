@@ -474,3 +474,40 @@ MAINT_EXPORT int maint_domain_retire(maint_ctx *ctx, uint32_t domid, unsigned ti
     }
     return rc;
 }
+
+MAINT_EXPORT int maint_domain_create_json(maint_ctx *ctx, const char *json, const char *role,
+                                          unsigned ready_timeout_ms, uint32_t *domid_r)
+{
+    libxl_domain_config cfg;
+    uint32_t domid = 0;
+    int rc;
+
+    if (!ctx || !json || !domid_r)
+        return MAINT_ERROR_INVAL;
+    if (!ctx->port.ops->config_from_json)
+        return MAINT_ERROR_UNAVAILABLE;
+    libxl_domain_config_init(&cfg);
+    rc = ctx->port.ops->config_from_json(ctx->port.priv, &cfg, json);
+    if (rc)
+        goto out;
+    rc = ctx->port.ops->domain_create(ctx->port.priv, &cfg, &domid);
+    if (rc)
+        goto out;
+    if (role && (rc = maint__xs_put_readonly(ctx, domid, MAINT_XS_ROLE_FMT, role))) {
+        ctx->port.ops->domain_destroy(ctx->port.priv, domid);
+        goto out;
+    }
+    rc = ctx->port.ops->domain_unpause(ctx->port.priv, domid);
+    if (!rc && ready_timeout_ms)
+        rc = maint_agent_wait_ready(ctx, domid, ready_timeout_ms);
+    if (rc) {
+        LOGD(ctx->lg, ERROR, domid, "did not come up (%s): destroying it", maint_strerror(rc));
+        ctx->port.ops->domain_destroy(ctx->port.priv, domid);
+        goto out;
+    }
+    LOGD(ctx->lg, INFO, domid, "'%s' created and running", cfg.c_info.name ? cfg.c_info.name : "?");
+    *domid_r = domid;
+out:
+    libxl_domain_config_dispose(&cfg);
+    return rc;
+}

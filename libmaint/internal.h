@@ -66,6 +66,8 @@ typedef struct maint__port_ops {
     int (*domain_config_get)(void *priv, uint32_t domid, libxl_domain_config *cfg);
     /* libxl's JSON of a configuration; malloc'd, or NULL. */
     char *(*config_to_json)(void *priv, libxl_domain_config *cfg);
+    /* Parse libxl's JSON of a configuration into cfg (initialised by the caller). */
+    int (*config_from_json)(void *priv, libxl_domain_config *cfg, const char *json);
     /* Create a domain, left paused. */
     int (*domain_create)(void *priv, libxl_domain_config *cfg, uint32_t *domid_r);
     int (*domain_unpause)(void *priv, uint32_t domid);

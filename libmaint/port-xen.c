@@ -365,6 +365,19 @@ static int px_domain_config_get(void *priv, uint32_t domid, libxl_domain_config 
     return MAINT_OK;
 }
 
+static int px_config_from_json(void *priv, libxl_domain_config *cfg, const char *json)
+{
+    struct port_xen *px = priv;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    if (libxl_domain_config_from_json(px->ctx, cfg, json)) {
+        LOG(px->lg, ERROR, "not a libxl domain configuration (JSON)");
+        return MAINT_ERROR_INVAL;
+    }
+    return MAINT_OK;
+}
+
 static char *px_config_to_json(void *priv, libxl_domain_config *cfg)
 {
     struct port_xen *px = priv;
@@ -493,6 +506,7 @@ static const maint__port_ops port_xen_ops = {
     .domain_unpause = px_domain_unpause,
     .domain_destroy = px_domain_destroy,
     .domain_shutdown = px_domain_shutdown,
+    .config_from_json = px_config_from_json,
     .name_to_domid = px_name_to_domid,
     .close = px_close,
 };

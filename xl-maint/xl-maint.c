@@ -771,6 +771,8 @@ static int workflow_cmd(const char *type, int argc, char **argv)
         return usage_error(type, "give the patch step: --patch COMMAND");
     if (!strcmp(type, "app-maint") && !change)
         return usage_error(type, "give the change: --change COMMAND");
+    if (!strcmp(type, "reconfigure") && !ns)
+        return usage_error(type, "give the new configuration: --set KEY=VALUE");
     if (strcmp(type, "hw-remove") && (nh || nr))
         return usage_error(type, "--hide-pci and --remove belong to hw-remove");
     if (strcmp(type, "os-patch") && patch)
@@ -838,6 +840,7 @@ static int main_hw_remove(int argc, char **argv) { return workflow_cmd("hw-remov
 static int main_os_upgrade(int argc, char **argv) { return workflow_cmd("os-upgrade", argc, argv); }
 static int main_os_patch(int argc, char **argv) { return workflow_cmd("os-patch", argc, argv); }
 static int main_app_maint(int argc, char **argv) { return workflow_cmd("app-maint", argc, argv); }
+static int main_reconfigure(int argc, char **argv) { return workflow_cmd("reconfigure", argc, argv); }
 
 static int main_workflow(int argc, char **argv)
 {
@@ -1110,6 +1113,18 @@ static const struct cmd_spec cmd_table[] = {
       "  --change COMMAND     run in the substitute before the request stream moves\n"
       "  --name NAME          the substitute's name (default <domain>-sub)\n"
       "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
+      "  --firmware F         HVM: the substitute's hvmloader\n"
+      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
+      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
+      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
+      "  --json               machine-readable result" },
+    { "reconfigure", main_reconfigure, 0, 1,
+      "Move the applications out, restart the domain reconfigured, move them back",
+      "<domain> --set KEY=VALUE... [options]",
+      "  --set KEY=VALUE      the domain's new configuration (memory, maxmem, vcpus,\n"
+      "                       maxvcpus, kernel, ramdisk, extra, cmdline, firmware_override)\n"
+      "                       while it restarts, a substitute serves its applications\n"
+      "  --name NAME          the substitute's name (default <domain>-sub)\n"
       "  --firmware F         HVM: the substitute's hvmloader\n"
       "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
       "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"

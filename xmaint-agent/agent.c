@@ -718,8 +718,8 @@ int main(int argc, char **argv)
         char p[128];
         snprintf(p, sizeof(p), MAINT_XS_ROLE_FMT, domid);
         if ((v = xs_read(xs, XBT_NULL, p, &len))) {
-            if (!strcmp(v, "substitute")) {
-                logmsg("this domain is a substitute: applications wait for xmaintd");
+            if (v[0]) {
+                logmsg("this domain's role is %.32s: applications wait for xmaintd", v);
                 autostart = false;
             }
             free(v);

@@ -9,6 +9,8 @@
  *   os-upgrade  substitute (new kernel/ramdisk/disks) -> move -> retire
  *   os-patch    substitute (same image) -> patch in it -> move -> retire
  *   app-maint   substitute -> change the second instance -> cut over -> retire
+ *   reconfigure substitute -> move -> the original restarted with overrides
+ *               -> move back -> retire the substitute
  *
  * Fault injection for tests: XMAINT_FAULT=STEP (or STEP:after) makes the
  * daemon kill itself with SIGKILL when the step begins (or is done).
@@ -525,7 +527,8 @@ static gboolean step_substitute(xmd_wf *w, GError **error)
     o.memory_kb = (uint64_t)arg_int(w, "memory_kb", 0);
     o.nr_disks = arg_strv(w, "disks", disks, G_N_ELEMENTS(disks));
     o.disks = o.nr_disks ? disks : NULL;
-    o.nr_sets = arg_strv(w, "sets", sets, G_N_ELEMENTS(sets));
+    /* reconfigure's overrides are for the original, not its stand-in */
+    o.nr_sets = strcmp(w->type, "reconfigure") ? arg_strv(w, "sets", sets, G_N_ELEMENTS(sets)) : 0;
     o.sets = o.nr_sets ? sets : NULL;
     o.nr_remove = arg_strv(w, "remove", remove, G_N_ELEMENTS(remove));
     o.remove = o.nr_remove ? remove : NULL;
@@ -600,6 +603,82 @@ static gboolean step_retire(xmd_wf *w, const char *name, GError **error)
     return TRUE;
 }
 
+/* reconfigure: the original, emptied by "move", shut down and started again
+ * with the overrides; its configuration is kept in the state directory so a
+ * restart at any point finds it. */
+static gboolean step_reconfigure(xmd_wf *w, GError **error)
+{
+    g_autofree char *base = g_build_filename(w->d->state_dir, "workflows", w->id, NULL);
+    g_autofree char *cfgpath = g_strdup_printf("%s.config.json", base);
+    g_autofree char *donepath = g_strdup_printf("%s.recreated", base);
+    g_autofree char *json = NULL;
+    g_autoptr(GError) ferr = NULL;
+    uint32_t id, newid;
+    int rc;
+
+    if (!g_file_test(cfgpath, G_FILE_TEST_EXISTS)) {
+        maint_substitute_opts o;
+        const char *sets[32];
+        char *out = NULL;
+
+        if (!lookup(w, w->domain, &id)) {
+            g_set_error(error, XMD_ERROR, 1, "%s is not running", w->domain);
+            return FALSE;
+        }
+        maint_substitute_opts_init(&o);
+        o.same_identity = true;
+        o.mac = MAINT_MAC_KEEP;
+        o.nr_sets = arg_strv(w, "sets", sets, G_N_ELEMENTS(sets));
+        o.sets = o.nr_sets ? sets : NULL;
+        o.vcpus = (unsigned)arg_int(w, "vcpus", 0);
+        o.memory_kb = (uint64_t)arg_int(w, "memory_kb", 0);
+        rc = maint_substitute_config_json(w->ctx, id, &o, &out);
+        if (rc) {
+            g_set_error(error, XMD_ERROR, 1, "cannot derive %s's new configuration: %s",
+                        w->domain, maint_strerror(rc));
+            return FALSE;
+        }
+        json = g_strdup(out);
+        free(out);
+        if (!g_file_set_contents(cfgpath, json, -1, &ferr)) {
+            g_set_error(error, XMD_ERROR, 1, "%s", ferr->message);
+            return FALSE;
+        }
+    } else if (!g_file_get_contents(cfgpath, &json, NULL, &ferr)) {
+        g_set_error(error, XMD_ERROR, 1, "%s", ferr->message);
+        return FALSE;
+    }
+    if (g_file_test(donepath, G_FILE_TEST_EXISTS)) {
+        if (lookup(w, w->domain, &id) &&
+            maint_agent_wait_ready(w->ctx, id, AGENT_TIMEOUT_MS) == MAINT_OK)
+            return TRUE;
+        g_set_error(error, XMD_ERROR, 1, "the reconfigured %s is not up", w->domain);
+        return FALSE;
+    }
+    if (lookup(w, w->domain, &id)) {
+        progress(w, NULL, "shutting %s (d%u) down to reconfigure it", w->domain, id);
+        if ((rc = maint_domain_retire(w->ctx, id, RETIRE_TIMEOUT_MS))) {
+            g_set_error(error, XMD_ERROR, 1, "cannot shut %s down: %s", w->domain,
+                        maint_strerror(rc));
+            return FALSE;
+        }
+    }
+    progress(w, NULL, "starting %s with its new configuration", w->domain);
+    rc = maint_domain_create_json(w->ctx, json, "reconfigured",
+                                  (unsigned)arg_int(w, "timeout_ms", 600000), &newid);
+    if (rc) {
+        g_set_error(error, XMD_ERROR, 1, "cannot start the reconfigured %s: %s", w->domain,
+                    maint_strerror(rc));
+        return FALSE;
+    }
+    if (!g_file_set_contents(donepath, "", 0, &ferr)) {
+        g_set_error(error, XMD_ERROR, 1, "%s", ferr->message);
+        return FALSE;
+    }
+    progress(w, NULL, "%s is back as d%u", w->domain, newid);
+    return TRUE;
+}
+
 static gboolean run_step(xmd_wf *w, const char *step, GError **error)
 {
     if (!strcmp(step, "substitute"))
@@ -610,6 +689,8 @@ static gboolean run_step(xmd_wf *w, const char *step, GError **error)
         return run_in(w, w->substitute, "change", error);
     if (!strcmp(step, "move"))
         return step_move(w, error);
+    if (!strcmp(step, "reconfigure"))
+        return step_reconfigure(w, error);
     if (!strcmp(step, "move-back"))
         return step_move_back(w, error);
     if (!strcmp(step, "retire"))
@@ -727,6 +808,8 @@ static const char *const *steps_of(const char *type)
     static const char *const hw_remove[] = { "substitute", "move", "retire", NULL };
     static const char *const os_patch[] = { "substitute", "patch", "move", "retire", NULL };
     static const char *const app_maint[] = { "substitute", "change", "move", "retire", NULL };
+    static const char *const reconf[] = { "substitute", "move", "reconfigure", "move-back",
+                                          "retire-substitute", NULL };
 
     if (!strcmp(type, "hw-remove") || !strcmp(type, "os-upgrade"))
         return hw_remove;
@@ -734,6 +817,8 @@ static const char *const *steps_of(const char *type)
         return os_patch;
     if (!strcmp(type, "app-maint"))
         return app_maint;
+    if (!strcmp(type, "reconfigure"))
+        return reconf;
     return NULL;
 }
 
@@ -827,7 +912,7 @@ char *xmd_workflow_start(xmd *d, const char *args, GError **error)
     sub = yajl_tree_get(v, ps, yajl_t_string);
     if (!t || !steps_of(ystr(t))) {
         g_set_error(error, XMD_ERROR, 1, "\"type\" is not one of hw-remove, "
-                    "os-upgrade, os-patch, app-maint");
+                    "os-upgrade, os-patch, app-maint, reconfigure");
         goto out;
     }
     if (!dom || !ystr(dom)[0] || strlen(ystr(dom)) > 64) {

@@ -248,6 +248,7 @@ typedef struct maint_substitute_opts {
     const char *firmware;                 /* HVM: hvmloader to boot (firmware_override) */
     const char *const *remove;            /* devices taken away: "vif:DEVID", "disk:VDEV" */
     unsigned nr_remove;
+    bool same_identity;                   /* reconfigure: keep name, UUID, MACs, disks */
     const char *ready_pattern;            /* readiness: text on the console log */
     const char *console_log;              /* default /var/log/xen/console/guest-NAME.log */
 } maint_substitute_opts;
@@ -321,6 +322,16 @@ int maint_agent_command_send(maint_ctx *ctx, uint32_t domid, const char *json,
                              char *seq_r, size_t seq_size);
 int maint_agent_command_wait(maint_ctx *ctx, uint32_t domid, const char *seq,
                              unsigned timeout_ms, char **error_r);
+
+/*
+ * Create and start a domain from a configuration in libxl's JSON form (what
+ * maint_substitute_config_json prints); it is left running.  role (or NULL)
+ * is written to its ~/xmaint/role before it runs ("reconfigured": its agent
+ * starts no application by itself).  With ready_timeout_ms, wait until its
+ * agent says ready.  Destroyed on failure.
+ */
+int maint_domain_create_json(maint_ctx *ctx, const char *json, const char *role,
+                             unsigned ready_timeout_ms, uint32_t *domid_r);
 
 /* Ask a domain to shut down cleanly; wait up to timeout_ms for it to go,
  * then destroy it.  Its disks are left alone. */
