@@ -83,7 +83,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, bool *json_r,
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             if (!json_r) {
@@ -689,6 +689,7 @@ static int workflow_cmd(const char *type, int argc, char **argv)
     static const struct option opts[] = {
         { "hide-pci", required_argument, NULL, 'P' },
         { "remove", required_argument, NULL, 'X' },
+        { "add", required_argument, NULL, 'A' },
         { "name", required_argument, NULL, 'n' },
         { "kernel", required_argument, NULL, 'k' },
         { "ramdisk", required_argument, NULL, 'r' },
@@ -705,8 +706,8 @@ static int workflow_cmd(const char *type, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    const char *hide[16], *disks[8], *sets[32], *removes[16];
-    unsigned nh = 0, nd = 0, ns = 0, nr = 0;
+    const char *hide[16], *disks[8], *sets[32], *removes[16], *adds[16];
+    unsigned nh = 0, nd = 0, ns = 0, nr = 0, na = 0;
     const char *name = NULL, *kernel = NULL, *ramdisk = NULL, *cmdline = NULL,
                *firmware = NULL, *patch = NULL, *change = NULL;
     unsigned long drain = 2000, timeout_s = 600;
@@ -717,7 +718,7 @@ static int workflow_cmd(const char *type, int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
         switch (c) {
         case 'P':
             if (nh == 16) return usage_error(type, "at most 16 --hide-pci");
@@ -728,6 +729,12 @@ static int workflow_cmd(const char *type, int argc, char **argv)
             if (strncmp(optarg, "vif:", 4) && strncmp(optarg, "disk:", 5))
                 return usage_error(type, "--remove '%s': vif:DEVID or disk:VDEV", optarg);
             removes[nr++] = optarg;
+            break;
+        case 'A':
+            if (na == 16) return usage_error(type, "at most 16 --add");
+            if (strncmp(optarg, "vif:", 4) && strncmp(optarg, "disk:", 5))
+                return usage_error(type, "--add '%s': vif:bridge=BR[,model=M] or disk:SPEC", optarg);
+            adds[na++] = optarg;
             break;
         case 'd':
             if (nd == 8) return usage_error(type, "at most 8 --disk");
@@ -771,6 +778,10 @@ static int workflow_cmd(const char *type, int argc, char **argv)
         return usage_error(type, "give the patch step: --patch COMMAND");
     if (!strcmp(type, "app-maint") && !change)
         return usage_error(type, "give the change: --change COMMAND");
+    if (!strcmp(type, "hw-add") && !na)
+        return usage_error(type, "say which device comes: --add vif:bridge=BR or --add disk:SPEC");
+    if (strcmp(type, "hw-add") && na)
+        return usage_error(type, "--add belongs to hw-add");
     if (!strcmp(type, "reconfigure") && !ns)
         return usage_error(type, "give the new configuration: --set KEY=VALUE");
     if (strcmp(type, "hw-remove") && (nh || nr))
@@ -798,6 +809,7 @@ static int workflow_cmd(const char *type, int argc, char **argv)
     if (change) jkey(args, sizeof(args), "change", change);
     if (nh) jkeyv(args, sizeof(args), "hide_pci", hide, nh);
     if (nr) jkeyv(args, sizeof(args), "remove", removes, nr);
+    if (na) jkeyv(args, sizeof(args), "add", adds, na);
     if (nd) jkeyv(args, sizeof(args), "disks", disks, nd);
     if (ns) jkeyv(args, sizeof(args), "sets", sets, ns);
     snprintf(args + strlen(args), sizeof(args) - strlen(args),
@@ -837,6 +849,7 @@ out:
 }
 
 static int main_hw_remove(int argc, char **argv) { return workflow_cmd("hw-remove", argc, argv); }
+static int main_hw_add(int argc, char **argv) { return workflow_cmd("hw-add", argc, argv); }
 static int main_os_upgrade(int argc, char **argv) { return workflow_cmd("os-upgrade", argc, argv); }
 static int main_os_patch(int argc, char **argv) { return workflow_cmd("os-patch", argc, argv); }
 static int main_app_maint(int argc, char **argv) { return workflow_cmd("app-maint", argc, argv); }
@@ -1078,6 +1091,18 @@ static const struct cmd_spec cmd_table[] = {
       "  --hide-pci BB:DD.F   a PCI device the substitute does not get (repeatable)\n"
       "  --remove vif:N       a network interface it does not get (by devid)\n"
       "  --remove disk:VDEV   a disk it does not get (e.g. disk:xvdb)\n"
+      "  --name NAME          the substitute's name (default <domain>-sub)\n"
+      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
+      "  --firmware F         HVM: the substitute's hvmloader\n"
+      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
+      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
+      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
+      "  --json               machine-readable result" },
+    { "hw-add", main_hw_add, 0, 1,
+      "Give a domain new hardware without downtime (a substitute with it takes over)",
+      "<domain> (--add vif:bridge=BR[,model=M][,mac=MAC] | --add disk:SPEC)... [options]",
+      "  --add vif:...        a network interface only the substitute gets\n"
+      "  --add disk:SPEC      a disk (xl disk spec) only the substitute gets\n"
       "  --name NAME          the substitute's name (default <domain>-sub)\n"
       "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
       "  --firmware F         HVM: the substitute's hvmloader\n"

@@ -6,6 +6,8 @@
  * idempotent) or finishes a rollback it had begun.
  *
  *   hw-remove   substitute (PCI hidden, devices removed) -> move apps -> retire
+ *   hw-add      substitute with the new device (the original never sees it)
+ *               -> move -> retire
  *   os-upgrade  substitute (new kernel/ramdisk/disks) -> move -> retire
  *   os-patch    substitute (same image) -> patch in it -> move -> retire
  *   app-maint   substitute -> change the second instance -> cut over -> retire
@@ -494,7 +496,7 @@ static void substitute_progress(void *user, const char *stage, int pct)
 static gboolean step_substitute(xmd_wf *w, GError **error)
 {
     maint_substitute_opts o;
-    const char *hide[MAINT_HIDE_MAX_PCI], *sets[32], *disks[8], *remove[16];
+    const char *hide[MAINT_HIDE_MAX_PCI], *sets[32], *disks[8], *remove[16], *add[16];
     uint32_t src, sub;
     unsigned nh, i;
     int rc;
@@ -532,6 +534,8 @@ static gboolean step_substitute(xmd_wf *w, GError **error)
     o.sets = o.nr_sets ? sets : NULL;
     o.nr_remove = arg_strv(w, "remove", remove, G_N_ELEMENTS(remove));
     o.remove = o.nr_remove ? remove : NULL;
+    o.nr_add = arg_strv(w, "add", add, G_N_ELEMENTS(add));
+    o.add = o.nr_add ? add : NULL;
     o.mac = MAINT_MAC_NEW;
     rc = maint_substitute_create(w->ctx, src, &o,
                                  (unsigned)arg_int(w, "timeout_ms", 600000),
@@ -811,7 +815,7 @@ static const char *const *steps_of(const char *type)
     static const char *const reconf[] = { "substitute", "move", "reconfigure", "move-back",
                                           "retire-substitute", NULL };
 
-    if (!strcmp(type, "hw-remove") || !strcmp(type, "os-upgrade"))
+    if (!strcmp(type, "hw-remove") || !strcmp(type, "hw-add") || !strcmp(type, "os-upgrade"))
         return hw_remove;
     if (!strcmp(type, "os-patch"))
         return os_patch;
@@ -912,7 +916,7 @@ char *xmd_workflow_start(xmd *d, const char *args, GError **error)
     sub = yajl_tree_get(v, ps, yajl_t_string);
     if (!t || !steps_of(ystr(t))) {
         g_set_error(error, XMD_ERROR, 1, "\"type\" is not one of hw-remove, "
-                    "os-upgrade, os-patch, app-maint, reconfigure");
+                    "hw-add, os-upgrade, os-patch, app-maint, reconfigure");
         goto out;
     }
     if (!dom || !ystr(dom)[0] || strlen(ystr(dom)) > 64) {

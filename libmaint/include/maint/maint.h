@@ -249,6 +249,8 @@ typedef struct maint_substitute_opts {
     const char *const *remove;            /* devices taken away: "vif:DEVID", "disk:VDEV" */
     unsigned nr_remove;
     bool same_identity;                   /* reconfigure: keep name, UUID, MACs, disks */
+    const char *const *add;               /* devices only it gets: "vif:bridge=BR", "disk:SPEC" */
+    unsigned nr_add;
     const char *ready_pattern;            /* readiness: text on the console log */
     const char *console_log;              /* default /var/log/xen/console/guest-NAME.log */
 } maint_substitute_opts;
