@@ -21,9 +21,10 @@ XH_CHROOT=$XH_CACHE/chroot
 XH_OUT=$XH_CACHE/out
 
 # Debian packages installed in the build chroot.  xen-utils-4.17 gives the
-# toolstack; qemu-system-xen/seabios/ipxe-qemu the HVM device model and firmware.
+# toolstack; qemu-system-xen/seabios/ipxe-qemu the HVM device model and
+# firmware; acpica-tools iasl, to disassemble the ACPI tables HVM guests read.
 XH_CHROOT_PKGS="xen-utils-4.17 xenstore-utils busybox-static kmod iproute2 util-linux xz-utils"
-XH_HVM_PKGS="qemu-system-xen seabios ipxe-qemu"
+XH_HVM_PKGS="qemu-system-xen seabios ipxe-qemu acpica-tools"
 # Packages fetched with apt-get download and unpacked with dpkg-deb -x.
 XH_XEN_PKG=xen-hypervisor-4.17-amd64
 XH_KERNEL_META=linux-image-amd64
@@ -52,7 +53,8 @@ XH_DOM0_HVM_FILES="/usr/libexec/xen-qemu-system-i386 /usr/lib/xen-4.17/boot/hvml
   /usr/share/qemu/linuxboot.bin /usr/share/qemu/linuxboot_dma.bin
   /usr/share/qemu/kvmvapic.bin /usr/share/qemu/keymaps
   /usr/lib/ipxe/qemu/pxe-e1000.rom /usr/lib/ipxe/qemu/efi-e1000.rom
-  /usr/lib/ipxe/qemu/pxe-rtl8139.rom /usr/lib/ipxe/qemu/efi-rtl8139.rom"
+  /usr/lib/ipxe/qemu/pxe-rtl8139.rom /usr/lib/ipxe/qemu/efi-rtl8139.rom
+  /usr/bin/iasl"
 
 die() { echo "xenhost: error: $*" >&2; exit 2; }
 say() { echo "xenhost: $*" >&2; }
