@@ -216,6 +216,9 @@ static int sh(const char *cmd, const char *log, pid_t *pid_r, bool wait_it, int 
         fd = open("/dev/null", O_RDONLY);
         if (fd >= 0)
             dup2(fd, 0);
+        /* nothing of the agent's (its xenstore connection above all) leaks */
+        for (fd = 3; fd < 1024; fd++)
+            close(fd);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
@@ -593,8 +596,6 @@ static void check_tree(void)
         free(v);
         return;
     }
-    snprintf(p, sizeof(p), MAINT_XS_CONTROL_DIR_FMT, domid);
-    xs_unwatch(xs, p, "control");
     logmsg("my xenstore tree is gone (d%u, now d%u): announcing again", domid, nd);
     domid = nd;
     snprintf(p, sizeof(p), MAINT_XS_AGENT_FMT, domid);
@@ -610,8 +611,6 @@ static void check_tree(void)
         publish_app(&apps[i]);
     strcpy(last_addr, "-");
     publish_addr();
-    snprintf(p, sizeof(p), MAINT_XS_CONTROL_DIR_FMT, domid);
-    xs_watch(xs, p, "control");
     put(state_path, "ready");
 }
 
@@ -733,25 +732,19 @@ int main(int argc, char **argv)
             free(err);
         }
     }
-    {
-        char p[128];
-        snprintf(p, sizeof(p), MAINT_XS_CONTROL_DIR_FMT, domid);
-        if (!xs_watch(xs, p, "control"))
-            logmsg("cannot watch %s: %s", p, strerror(errno));
-    }
     put(state_path, "ready");
     logmsg("d%u ready, %u application(s)", domid, napps);
-    fd = xs_fileno(xs);
+    /*
+     * Commands are polled every 100 ms rather than watched: a watch makes
+     * libxenstore start a reader thread, and one connection, synchronous,
+     * is all this small static program needs.
+     */
+    (void)fd;
     while (!stop_flag) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
         time_t now;
 
-        if (poll(&p, 1, 1000) > 0 && (p.revents & POLLIN)) {
-            unsigned n;
-            char **w = xs_read_watch(xs, &n);
-            free(w);
-            scan_control();
-        }
+        poll(NULL, 0, 100);
+        scan_control();
         reap();
         now = time(NULL);
         if (now != last_beat) {
