@@ -53,6 +53,8 @@
 /* Workflows (dom0 only): one JSON value per workflow. */
 #define MAINT_XS_WORKFLOWS        "/local/domain/0/xmaint/workflow"
 #define MAINT_XS_WORKFLOW_FMT     "/local/domain/0/xmaint/workflow/%s"
+/* Hot-standby pairs (dom0 only): the resource table, as JSON. */
+#define MAINT_XS_STANDBY_TABLE    "/local/domain/0/xmaint/standby/table"
 
 /* Special watch paths fired by xenstored. */
 #define MAINT_XS_INTRODUCE        "@introduceDomain"

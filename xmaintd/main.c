@@ -268,6 +268,7 @@ int main(int argc, char **argv)
     /* Stage 4: service redirects and workflows (resumed from their journals). */
     xmd_services_load(&d);
     xmd_workflows_init(&d);
+    xmd_standby_init(&d);
     daemon_state(&d, "running");
     g_message("xmaintd %s running (host %s, %s hypervisor)", PACKAGE_VERSION,
               d.host_id, d.lx ? "with" : "without");
@@ -288,6 +289,7 @@ fail:
     g_critical("%s", error ? error->message : "startup failed");
 out:
     /* Teardown: exactly the stages reached, in reverse. */
+    xmd_standby_fini(&d);
     xmd_workflows_fini(&d);
     xmd_services_fini(&d);
     if (d.ctx) {

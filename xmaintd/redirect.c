@@ -300,9 +300,9 @@ int xmd_service_retarget(xmd *d, maint_ctx *ctx, const char *app, const char *fr
         rc = 0;                          /* no service bound to this app */
         goto out;
     }
-    if (strcmp(s->domain, from) && strcmp(s->domain, to)) {
+    if (from && strcmp(s->domain, from) && strcmp(s->domain, to)) {
         g_set_error(error, XMD_ERROR, 1, "service %s is served by %s, not %s", app,
-                    s->domain, from);
+                    s->domain, from ? from : "?");
         goto out;
     }
     if (!(addr = domain_addr(d, ctx, to))) {

@@ -240,6 +240,12 @@ static const xmd_op ops[] = {
     { "service-add", true, true, op_service_add },
     { "service-remove", true, true, op_service_remove },
     { "service-list", true, false, op_service_list },
+    { "standby-create", true, true, xmd_op_standby_create },
+    { "standby-destroy", true, true, xmd_op_standby_destroy },
+    { "standby-show", true, false, xmd_op_standby_show },
+    { "mem-request", false, true, xmd_op_mem_request },
+    { "mem-release", false, true, xmd_op_mem_release },
+    { "app-fault", false, true, xmd_op_app_fault },
 };
 
 static const xmd_op *find_op(const char *name)

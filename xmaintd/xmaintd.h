@@ -25,6 +25,7 @@ typedef struct xmd_domain {
 
 typedef struct xmd_wf xmd_wf;
 typedef struct xmd_service xmd_service;
+typedef struct xmd_standby xmd_standby;
 
 typedef struct xmd {
     /* options */
@@ -50,6 +51,7 @@ typedef struct xmd {
     unsigned long requests_served;
     GPtrArray *workflows;              /* xmd_wf*, guarded in workflow.c */
     GPtrArray *services;               /* xmd_service*, guarded in redirect.c */
+    xmd_standby *standby;              /* hot-standby pairs (main thread only) */
 } xmd;
 
 /* domains.c */
@@ -89,9 +91,21 @@ char *xmd_services_json(xmd *d);
 gboolean xmd_service_add(xmd *d, maint_ctx *ctx, const char *app, const char *vip,
                          unsigned port, const char *domain, GError **error);
 gboolean xmd_service_remove(xmd *d, const char *app, GError **error);
-/* Point app's service from domain `from` to `to`: 1 switched, 0 no such
- * service, -1 error. */
+/* Point app's service from domain `from` (NULL: whichever serves it) to
+ * `to`: 1 switched, 0 no such service, -1 error. */
 int xmd_service_retarget(xmd *d, maint_ctx *ctx, const char *app, const char *from,
                          const char *to, GError **error);
+
+/* standby.c */
+void xmd_standby_init(xmd *d);
+void xmd_standby_fini(xmd *d);
+/* A domain died or crashed: an active's pair fails over. */
+void xmd_standby_domain_gone(xmd *d, uint32_t domid, const char *why);
+int xmd_op_standby_create(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
+int xmd_op_standby_destroy(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
+int xmd_op_standby_show(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
+int xmd_op_mem_request(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
+int xmd_op_mem_release(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
+int xmd_op_app_fault(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
 
 #endif

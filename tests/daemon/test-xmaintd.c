@@ -327,6 +327,56 @@ static void test_agent_tree_and_workflow_ops(void)
     free(result);
 }
 
+/* Hot-standby requests a guest writes: validated, refused with a reason,
+ * rate limited; dom0's pair commands need the hypervisor. */
+static void test_standby_requests(void)
+{
+    static const struct { const char *req, *why; } bad[] = {
+        { "{\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":-5}}", "not a positive size" },
+        { "{\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":99999999999999999}}", "not a positive size" },
+        { "{\"op\":\"mem-request\",\"args\":{\"app\":\"../x\",\"kb\":1024}}", "not an application name" },
+        { "{\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":1024}}", "only the active of a pair" },
+    };
+    char *resp, *result = NULL, *error = NULL;
+    unsigned limited = 0;
+    int rc;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *id = g_strdup_printf("m%zu", i);
+        resp = raw_request(5, id, bad[i].req, strlen(bad[i].req));
+        assert_error_response(resp, bad[i].why);
+        free(resp);
+        g_usleep(300000);            /* stay under the rate limit */
+    }
+    /* another domain's application cannot be released or faulted */
+    resp = raw_request(5, "m9", "{\"op\":\"app-fault\",\"args\":{\"app\":\"web\",\"level\":\"major\"}}",
+                       strlen("{\"op\":\"app-fault\",\"args\":{\"app\":\"web\",\"level\":\"major\"}}"));
+    assert_error_response(resp, "holds no such area");
+    free(resp);
+    g_usleep(1100000);
+    /* a burst: at most 4 a second are considered */
+    for (int i = 0; i < 10; i++) {
+        g_autofree char *id = g_strdup_printf("b%d", i);
+        const char *r = "{\"op\":\"mem-release\",\"args\":{\"app\":\"web\"}}";
+        resp = raw_request(5, id, r, strlen(r));
+        if (resp && strstr(resp, "too many requests"))
+            limited++;
+        free(resp);
+    }
+    CU_ASSERT(limited >= 5);
+    /* dom0: a pair needs the hypervisor; the table is empty */
+    rc = maint_request(ctx, "standby-create", "{\"active\":\"a\",\"standby\":\"b\"}", 5000,
+                       &result, &error);
+    CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
+    CU_ASSERT_PTR_NOT_NULL(error && strstr(error, "hypervisor is not available"));
+    free(error);
+    error = NULL;
+    rc = maint_request(ctx, "standby-show", NULL, 5000, &result, &error);
+    CU_ASSERT_EQUAL(rc, MAINT_OK);
+    CU_ASSERT_PTR_NOT_NULL(result && strstr(result, "\"pairs\":[]"));
+    free(result);
+}
+
 static void test_hostile_requests(void)
 {
     GString *junk = g_string_new(NULL);
@@ -517,6 +567,7 @@ int main(void)
     CU_add_test(s, "a guest's tree and permissions", test_guest_tree_and_permissions);
     CU_add_test(s, "a guest's requests", test_guest_requests);
     CU_add_test(s, "agent tree, workflow and service requests", test_agent_tree_and_workflow_ops);
+    CU_add_test(s, "hot-standby requests", test_standby_requests);
     CU_add_test(s, "hostile requests", test_hostile_requests);
     CU_add_test(s, "a flood of requests", test_flood);
     CU_add_test(s, "domain departure", test_domain_departure);

@@ -1,0 +1,660 @@
+/*
+ * Hot-standby pairs: the arbiter's table (arbiter.c) kept durable, memory
+ * granted on request and carried out with libxl, faults detected and
+ * failed over.
+ *
+ *  - standby-create / standby-destroy / standby-show (dom0);
+ *  - mem-request {app, kb} / mem-release {app} / app-fault {app, level}
+ *    (the guest's agent; a domain only ever names its own applications,
+ *    at most 4 such requests a second per domain);
+ *  - the active's death (libxl) or a stalled heartbeat: failover -- the
+ *    standby grows by the protected areas, its agent starts them, their
+ *    service addresses follow;
+ *  - app-fault minor: restarted in place; major: its area and the
+ *    application move to the standby.
+ * Balloon moves are confirmed: a domain that does not reach its new target
+ * within 10 s is logged as uncooperative (as squeezed does).
+ */
+#define G_LOG_DOMAIN "xmaintd-standby"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+#include "xmaintd.h"
+#include "arbiter.h"
+#include "schema.h"
+
+#define RATE_PER_S        4
+#define BALLOON_WAIT_MS   10000
+#define STALL_DEFAULT_S   15
+
+typedef struct beat {
+    char *value;
+    gint64 changed_us;
+    uint64_t cpu_ns;
+} beat;
+
+static void beat_free(gpointer p)
+{
+    beat *b = p;
+
+    g_free(b->value);
+    g_free(b);
+}
+
+struct xmd_standby {
+    arb a;
+    uint64_t host_kb;             /* what the arbiter manages: free + targets */
+    unsigned stall_s;
+    GHashTable *beats;            /* active domid -> beat */
+    GHashTable *rate;             /* domid -> gint64 window start | count */
+    GHashTable *names;            /* domid -> name (to retarget services) */
+    guint timer;
+};
+
+static char *table_path(xmd *d)
+{
+    return g_build_filename(d->state_dir, "standby.json", NULL);
+}
+
+/* The durable copy first, then the published one. */
+static void save(xmd *d)
+{
+    xmd_standby *s = d->standby;
+    g_autofree char *path = table_path(d);
+    g_autoptr(GError) e = NULL;
+    char *json = arb_to_json(&s->a);
+    g_autofree char *file = NULL;
+
+    if (!json)
+        return;
+    file = g_strdup_printf("{\"host_kb\":%llu,\"stall_s\":%u,\"table\":%s}",
+                           (unsigned long long)s->host_kb, s->stall_s, json);
+    if (!g_file_set_contents(path, file, -1, &e))
+        g_warning("cannot save the resource table: %s", e->message);
+    d->ctx->port.ops->xs_write(d->ctx->port.priv, MAINT__XS_NO_TXN, MAINT_XS_STANDBY_TABLE,
+                               json, (unsigned)strlen(json));
+    free(json);
+}
+
+static void load(xmd *d)
+{
+    xmd_standby *s = d->standby;
+    g_autofree char *path = table_path(d);
+    g_autofree char *text = NULL;
+    char err[128];
+    yajl_val v;
+    const char *ph[] = { "host_kb", NULL }, *pst[] = { "stall_s", NULL };
+    const char *why = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return;
+    v = yajl_tree_parse(text, err, sizeof(err));
+    {
+        yajl_val h = v ? yajl_tree_get(v, ph, yajl_t_number) : NULL;
+        yajl_val st = v ? yajl_tree_get(v, pst, yajl_t_number) : NULL;
+        const char *tk = strstr(text, "\"table\":");
+        g_autofree char *table = tk ? g_strndup(tk + 8, strlen(tk + 8) - 1) : NULL;
+
+        if (!h || !table || arb_from_json(&s->a, table, &why) != 0) {
+            g_warning("%s: unreadable (%s); hot-standby pairs start empty", path,
+                      why ? why : "not the expected JSON");
+            arb_init(&s->a, 0, 0);
+        } else {
+            s->host_kb = (uint64_t)YAJL_GET_INTEGER(h);
+            if (st && YAJL_IS_INTEGER(st))
+                s->stall_s = (unsigned)YAJL_GET_INTEGER(st);
+            g_message("resource table restored: %u pair(s), %u area(s)", s->a.nr_pairs,
+                      s->a.nr_areas);
+        }
+    }
+    yajl_tree_free(v);
+}
+
+static bool set_target(xmd *d, uint32_t domid, uint64_t kb)
+{
+    int r;
+
+    if (!d->lx)
+        return false;
+    r = libxl_set_memory_target(d->lx, domid, (int64_t)kb, 0, 1);
+    if (r) {
+        g_warning("d%u: cannot set the memory target to %llu KiB (libxl %d)", domid,
+                  (unsigned long long)kb, r);
+        return false;
+    }
+    g_message("d%u: memory target %llu KiB", domid, (unsigned long long)kb);
+    return true;
+}
+
+/* ---- balloon confirmation -------------------------------------------------- */
+
+typedef struct balloon_check {
+    xmd *d;
+    uint32_t domid;
+    uint64_t want_kb;
+    gint64 deadline_us;
+} balloon_check;
+
+static gboolean balloon_tick(gpointer data)
+{
+    balloon_check *b = data;
+    maint_domain_info info;
+    gboolean again = G_SOURCE_CONTINUE;
+
+    maint_domain_info_init(&info);
+    if (maint_domain_info_get(b->d->ctx, b->domid, &info) != MAINT_OK) {
+        again = G_SOURCE_REMOVE;
+    } else if (info.mem_actual_kb + 1024 >= b->want_kb && info.mem_actual_kb <= b->want_kb + 1024) {
+        g_message("d%u: reached its target (%llu KiB)", b->domid,
+                  (unsigned long long)info.mem_actual_kb);
+        again = G_SOURCE_REMOVE;
+    } else if (g_get_monotonic_time() > b->deadline_us) {
+        g_warning("d%u: uncooperative: holds %llu KiB %d s after its target became %llu KiB",
+                  b->domid, (unsigned long long)info.mem_actual_kb, BALLOON_WAIT_MS / 1000,
+                  (unsigned long long)b->want_kb);
+        again = G_SOURCE_REMOVE;
+    }
+    maint_domain_info_dispose(&info);
+    if (again == G_SOURCE_REMOVE)
+        g_free(b);
+    return again;
+}
+
+static void move_target(xmd *d, uint32_t domid, uint64_t kb)
+{
+    balloon_check *b;
+
+    if (!set_target(d, domid, kb))
+        return;
+    b = g_new0(balloon_check, 1);
+    b->d = d;
+    b->domid = domid;
+    b->want_kb = kb;
+    b->deadline_us = g_get_monotonic_time() + BALLOON_WAIT_MS * 1000;
+    g_timeout_add(500, balloon_tick, b);
+}
+
+/* ---- applications on the agents (in a thread: commands block) ------------- */
+
+typedef struct app_job {
+    xmd *d;
+    uint32_t stop_in, start_in;   /* 0: none */
+    char *start_name;             /* the domain now serving (for services) */
+    GPtrArray *apps;
+} app_job;
+
+static gpointer app_job_run(gpointer data)
+{
+    app_job *j = data;
+    maint_ctx *ctx = NULL;
+
+    if (maint_ctx_open(&ctx, j->d->xtl, 0) != MAINT_OK) {
+        g_warning("standby: cannot open a library context for the applications");
+        goto out;
+    }
+    for (guint i = 0; i < j->apps->len; i++) {
+        const char *app = g_ptr_array_index(j->apps, i);
+        g_autofree char *stop = g_strdup_printf("{\"op\":\"stop\",\"app\":\"%s\"}", app);
+        g_autofree char *start = g_strdup_printf("{\"op\":\"start\",\"app\":\"%s\"}", app);
+        char *err = NULL;
+
+        if (j->stop_in && maint_agent_command(ctx, j->stop_in, stop, 30000, &err) != MAINT_OK)
+            g_warning("d%u: cannot stop %s: %s", j->stop_in, app, err ? err : "?");
+        free(err);
+        err = NULL;
+        if (j->start_in) {
+            if (maint_agent_wait_ready(ctx, j->start_in, 60000) != MAINT_OK ||
+                maint_agent_command(ctx, j->start_in, start, 60000, &err) != MAINT_OK) {
+                g_warning("d%u: cannot start %s: %s", j->start_in, app, err ? err : "agent not ready");
+            } else {
+                g_autoptr(GError) e = NULL;
+                g_message("d%u: %s started", j->start_in, app);
+                if (j->start_name &&
+                    xmd_service_retarget(j->d, ctx, app, NULL, j->start_name, &e) < 0)
+                    g_warning("service %s: %s", app, e->message);
+            }
+            free(err);
+        }
+    }
+out:
+    maint_ctx_close(ctx);
+    g_ptr_array_free(j->apps, TRUE);
+    g_free(j->start_name);
+    g_free(j);
+    return NULL;
+}
+
+static void run_apps(xmd *d, uint32_t stop_in, uint32_t start_in, GPtrArray *apps)
+{
+    app_job *j = g_new0(app_job, 1);
+    const char *n = g_hash_table_lookup(d->standby->names, GUINT_TO_POINTER(start_in));
+
+    j->d = d;
+    j->stop_in = stop_in;
+    j->start_in = start_in;
+    j->start_name = g_strdup(n);
+    j->apps = apps;
+    g_thread_unref(g_thread_new("standby-apps", app_job_run, j));
+}
+
+/* ---- failover -------------------------------------------------------------- */
+
+static void failover(xmd *d, arb_pair *p, const char *why)
+{
+    xmd_standby *s = d->standby;
+    uint32_t active = p->active, standby = p->standby;
+    GPtrArray *apps = g_ptr_array_new_with_free_func(g_free);
+    const char *err;
+
+    for (unsigned i = 0; i < s->a.nr_areas; i++)
+        if (s->a.areas[i].owner == active)
+            g_ptr_array_add(apps, g_strdup(s->a.areas[i].name));
+    if (arb_fail_os(&s->a, active, &err) != 0) {
+        g_warning("d%u: failover refused: %s", active, err);
+        g_ptr_array_free(apps, TRUE);
+        return;
+    }
+    g_warning("d%u: the active failed (%s): failing over to d%u with %u protected "
+              "application(s)", active, why, standby, apps->len);
+    save(d);
+    if (d->lx)
+        libxl_domain_destroy(d->lx, active, NULL);   /* reclaim its memory */
+    move_target(d, standby, p->standby_target_kb);
+    g_hash_table_remove(s->beats, GUINT_TO_POINTER(active));
+    run_apps(d, 0, standby, apps);
+}
+
+void xmd_standby_domain_gone(xmd *d, uint32_t domid, const char *why)
+{
+    arb_pair *p;
+
+    if (!d->standby || !(p = arb_pair_of(&d->standby->a, domid)))
+        return;
+    if (p->active == domid && !p->failed_over)
+        failover(d, p, why);
+    else if (p->standby == domid)
+        g_warning("d%u: the standby of d%u is gone: the pair is unprotected", domid, p->active);
+}
+
+/* Heartbeats: an active whose agent stops counting while it runs is stalled. */
+static gboolean stall_tick(gpointer data)
+{
+    xmd *d = data;
+    xmd_standby *s = d->standby;
+
+    for (unsigned i = 0; i < s->a.nr_pairs; i++) {
+        arb_pair *p = &s->a.pairs[i];
+        g_autofree char *path = g_strdup_printf(MAINT_XS_AGENT_HEARTBEAT_FMT, p->active);
+        char *v;
+        unsigned len;
+        beat *b;
+        maint_domain_info info;
+        gint64 now = g_get_monotonic_time();
+
+        if (p->failed_over)
+            continue;
+        v = d->ctx->port.ops->xs_read(d->ctx->port.priv, MAINT__XS_NO_TXN, path, &len);
+        b = g_hash_table_lookup(s->beats, GUINT_TO_POINTER(p->active));
+        if (!b) {
+            b = g_new0(beat, 1);
+            b->changed_us = now;
+            g_hash_table_insert(s->beats, GUINT_TO_POINTER(p->active), b);
+        }
+        maint_domain_info_init(&info);
+        maint_domain_info_get(d->ctx, p->active, &info);
+        if (v && (!b->value || strcmp(v, b->value))) {
+            g_free(b->value);
+            b->value = g_strndup(v, 32);
+            b->changed_us = now;
+            b->cpu_ns = info.cpu_time_ns;
+        } else if (info.state != MAINT_DOMAIN_STATE_PAUSED && b->value &&
+                   now - b->changed_us > (gint64)s->stall_s * G_USEC_PER_SEC) {
+            g_autofree char *why = g_strdup_printf(
+                "heartbeat stuck at %s for %u s, vCPU time +%llu ms meanwhile", b->value,
+                s->stall_s, (unsigned long long)((info.cpu_time_ns - b->cpu_ns) / 1000000));
+            free(v);
+            maint_domain_info_dispose(&info);
+            failover(d, p, why);
+            return G_SOURCE_CONTINUE;      /* the table changed: next tick */
+        } else if (info.state == MAINT_DOMAIN_STATE_PAUSED) {
+            b->changed_us = now;           /* paused by the administrator: not a stall */
+        }
+        free(v);
+        maint_domain_info_dispose(&info);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- requests --------------------------------------------------------------- */
+
+static bool rate_ok(xmd *d, uint32_t domid)
+{
+    gint64 now = g_get_monotonic_time();
+    gint64 *w = g_hash_table_lookup(d->standby->rate, GUINT_TO_POINTER(domid));
+
+    if (!w) {
+        w = g_new0(gint64, 2);
+        g_hash_table_insert(d->standby->rate, GUINT_TO_POINTER(domid), w);
+    }
+    if (now - w[0] > G_USEC_PER_SEC) {
+        w[0] = now;
+        w[1] = 0;
+    }
+    return ++w[1] <= RATE_PER_S;
+}
+
+static yajl_val parse_args(const char *args)
+{
+    char err[64];
+    yajl_val v = args ? yajl_tree_parse(args, err, sizeof(err)) : NULL;
+
+    if (v && !YAJL_IS_OBJECT(v)) {
+        yajl_tree_free(v);
+        v = NULL;
+    }
+    return v;
+}
+
+static const char *jstr(yajl_val v, const char *k)
+{
+    const char *p[] = { k, NULL };
+    yajl_val s = v ? yajl_tree_get(v, p, yajl_t_string) : NULL;
+    return s ? YAJL_GET_STRING(s) : NULL;
+}
+
+static bool jkb(yajl_val v, const char *k, uint64_t *out)
+{
+    const char *p[] = { k, NULL };
+    yajl_val n = v ? yajl_tree_get(v, p, yajl_t_any) : NULL;
+
+    if (!n || !YAJL_IS_NUMBER(n) || !YAJL_IS_INTEGER(n) || YAJL_GET_INTEGER(n) < 0 ||
+        (uint64_t)YAJL_GET_INTEGER(n) > ARB_MAX_KB)
+        return false;
+    *out = (uint64_t)YAJL_GET_INTEGER(n);
+    return true;
+}
+
+#define REFUSE(...) do { *error_r = g_strdup_printf(__VA_ARGS__); rc = MAINT_ERROR_INVAL; goto out; } while (0)
+
+int xmd_op_standby_create(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                          char **error_r)
+{
+    xmd_standby *s = d->standby;
+    yajl_val v = parse_args(args);
+    const char *an = jstr(v, "active"), *sn = jstr(v, "standby"), *why;
+    uint64_t min_kb = 0, reserve_kb = 0, stall = STALL_DEFAULT_S;
+    uint32_t ad, sd;
+    maint_domain_info ai, si;
+    maint_host_info hi;
+    int rc = MAINT_OK;
+
+    maint_domain_info_init(&ai);
+    maint_domain_info_init(&si);
+    maint_host_info_init(&hi);
+    if (!d->lx)
+        REFUSE("the hypervisor is not available to xmaintd");
+    if (!an || !sn)
+        REFUSE("standby-create: give \"active\" and \"standby\"");
+    if (!jkb(v, "standby_min_kb", &min_kb) || min_kb < 16384)
+        REFUSE("standby-create: \"standby_min_kb\" must be at least 16384 (16 MiB)");
+    if (!jkb(v, "reserve_kb", &reserve_kb))
+        REFUSE("standby-create: \"reserve_kb\" is not a size in KiB");
+    if (jkb(v, "stall_s", &stall) && (stall < 3 || stall > 3600))
+        REFUSE("standby-create: \"stall_s\" must be 3-3600");
+    if (maint_domain_lookup(d->ctx, an, &ad) != MAINT_OK || ad == 0)
+        REFUSE("no running domain %s", an);
+    if (maint_domain_lookup(d->ctx, sn, &sd) != MAINT_OK || sd == 0)
+        REFUSE("no running domain %s (the standby must be running)", sn);
+    if (maint_domain_info_get(d->ctx, ad, &ai) != MAINT_OK ||
+        maint_domain_info_get(d->ctx, sd, &si) != MAINT_OK ||
+        maint_host_info_get(d->ctx, &hi) != MAINT_OK)
+        REFUSE("cannot read the domains' or the host's memory");
+    if (min_kb > si.mem_target_kb)
+        REFUSE("the standby holds %llu KiB; its minimum cannot be more",
+               (unsigned long long)si.mem_target_kb);
+    if (s->a.nr_pairs == 0) {
+        /* the first pair: the arbiter manages the host's free memory */
+        if (reserve_kb > hi.free_kb)
+            REFUSE("the host has %llu KiB free, less than the reserve",
+                   (unsigned long long)hi.free_kb);
+        arb_init(&s->a, hi.free_kb, reserve_kb);
+        s->host_kb = hi.free_kb;
+        s->stall_s = (unsigned)stall;
+    }
+    if (arb_pair_add(&s->a, ad, ai.mem_target_kb, ai.mem_max_kb, sd, si.mem_target_kb,
+                     si.mem_max_kb, min_kb, &why) != 0)
+        REFUSE("standby-create: %s", why);
+    s->host_kb += ai.mem_target_kb + si.mem_target_kb;
+    g_hash_table_insert(s->names, GUINT_TO_POINTER(ad), g_strdup(an));
+    g_hash_table_insert(s->names, GUINT_TO_POINTER(sd), g_strdup(sn));
+    save(d);
+    g_message("pair: active d%u (%s), standby d%u (%s) held at %llu KiB, reserve %llu KiB",
+              ad, an, sd, sn, (unsigned long long)min_kb, (unsigned long long)s->a.reserve_kb);
+    move_target(d, sd, min_kb);
+    {
+        char *j = arb_to_json(&s->a);
+        *result_r = g_strdup(j);
+        free(j);
+    }
+out:
+    maint_domain_info_dispose(&ai);
+    maint_domain_info_dispose(&si);
+    maint_host_info_dispose(&hi);
+    yajl_tree_free(v);
+    return rc;
+}
+
+int xmd_op_standby_destroy(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                           char **error_r)
+{
+    xmd_standby *s = d->standby;
+    yajl_val v = parse_args(args);
+    const char *an = jstr(v, "active"), *why;
+    uint32_t ad = 0;
+    int rc = MAINT_OK;
+
+    if (!an)
+        REFUSE("standby-destroy: give \"active\"");
+    for (unsigned i = 0; i < s->a.nr_pairs && !ad; i++) {
+        const char *n = g_hash_table_lookup(s->names, GUINT_TO_POINTER(s->a.pairs[i].active));
+        if (n && !strcmp(n, an))
+            ad = s->a.pairs[i].active;
+    }
+    if (!ad && maint_domain_lookup(d->ctx, an, &ad) != MAINT_OK)
+        REFUSE("no pair with active %s", an);
+    if (arb_pair_remove(&s->a, ad, &why) != 0)
+        REFUSE("standby-destroy: %s", why);
+    save(d);
+    *result_r = g_strdup("{\"destroyed\":true}");
+out:
+    yajl_tree_free(v);
+    return rc;
+}
+
+int xmd_op_standby_show(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                        char **error_r)
+{
+    xmd_standby *s = d->standby;
+    GString *out = g_string_new("{\"pairs\":[");
+
+    for (unsigned i = 0; i < s->a.nr_pairs; i++) {
+        arb_pair *p = &s->a.pairs[i];
+        const char *an = g_hash_table_lookup(s->names, GUINT_TO_POINTER(p->active));
+        const char *sn = g_hash_table_lookup(s->names, GUINT_TO_POINTER(p->standby));
+        g_string_append_printf(out, "%s{\"active\":%u,\"active_name\":\"%s\",\"standby\":%u,"
+                               "\"standby_name\":\"%s\",\"active_target_kb\":%llu,"
+                               "\"standby_target_kb\":%llu,\"standby_min_kb\":%llu,"
+                               "\"failed_over\":%s}", i ? "," : "", p->active, an ? an : "",
+                               p->standby, sn ? sn : "",
+                               (unsigned long long)p->active_target_kb,
+                               (unsigned long long)p->standby_target_kb,
+                               (unsigned long long)p->standby_min_kb,
+                               p->failed_over ? "true" : "false");
+    }
+    g_string_append(out, "],\"areas\":[");
+    for (unsigned i = 0; i < s->a.nr_areas; i++) {
+        arb_area *ar = &s->a.areas[i];
+        const char *on = g_hash_table_lookup(s->names, GUINT_TO_POINTER(ar->owner));
+        g_string_append_printf(out, "%s{\"name\":\"%s\",\"kb\":%llu,\"owner\":%u,"
+                               "\"owner_name\":\"%s\",\"failover\":%u}", i ? "," : "",
+                               ar->name, (unsigned long long)ar->kb, ar->owner,
+                               on ? on : "", ar->failover);
+    }
+    g_string_append_printf(out, "],\"free_kb\":%llu,\"reserve_kb\":%llu}",
+                           (unsigned long long)s->a.free_kb,
+                           (unsigned long long)s->a.reserve_kb);
+    *result_r = g_string_free(out, FALSE);
+    return MAINT_OK;
+}
+
+int xmd_op_mem_request(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                       char **error_r)
+{
+    xmd_standby *s = d->standby;
+    yajl_val v = parse_args(args);
+    const char *app = jstr(v, "app"), *why;
+    uint64_t kb = 0;
+    maint_host_info hi;
+    arb_pair *p;
+    int rc = MAINT_OK;
+
+    maint_host_info_init(&hi);
+    if (!rate_ok(d, dom->domid))
+        REFUSE("too many requests: at most %d a second", RATE_PER_S);
+    if (!app || !maint_app_name_valid(app))
+        REFUSE("mem-request: \"app\" is not an application name");
+    if (!jkb(v, "kb", &kb) || kb == 0)
+        REFUSE("mem-request: \"kb\" is not a positive size in KiB (at most 2^40)");
+    /* never beyond what the host really has free */
+    if (maint_host_info_get(d->ctx, &hi) == MAINT_OK && kb + s->a.reserve_kb > hi.free_kb)
+        REFUSE("the host has %llu KiB free; %llu KiB plus the reserve do not fit",
+               (unsigned long long)hi.free_kb, (unsigned long long)kb);
+    if (arb_request(&s->a, dom->domid, app, kb, &why) != 0)
+        REFUSE("refused: %s", why);
+    p = arb_pair_of(&s->a, dom->domid);
+    save(d);
+    g_message("d%u (%s): %s granted %llu KiB", dom->domid, xmd_domain_label(dom), app,
+              (unsigned long long)kb);
+    move_target(d, dom->domid, p->active_target_kb);
+    *result_r = g_strdup_printf("{\"granted_kb\":%llu,\"target_kb\":%llu}",
+                                (unsigned long long)kb,
+                                (unsigned long long)p->active_target_kb);
+out:
+    maint_host_info_dispose(&hi);
+    yajl_tree_free(v);
+    return rc;
+}
+
+int xmd_op_mem_release(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                       char **error_r)
+{
+    xmd_standby *s = d->standby;
+    yajl_val v = parse_args(args);
+    const char *app = jstr(v, "app"), *why;
+    arb_pair *p;
+    int rc = MAINT_OK;
+
+    if (!rate_ok(d, dom->domid))
+        REFUSE("too many requests: at most %d a second", RATE_PER_S);
+    if (!app || arb_release(&s->a, dom->domid, app, &why) != 0)
+        REFUSE("mem-release: %s", app ? why : "no \"app\"");
+    p = arb_pair_of(&s->a, dom->domid);
+    save(d);
+    move_target(d, dom->domid, p->active == dom->domid ? p->active_target_kb : p->standby_target_kb);
+    *result_r = g_strdup("{\"released\":true}");
+out:
+    yajl_tree_free(v);
+    return rc;
+}
+
+int xmd_op_app_fault(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+                     char **error_r)
+{
+    xmd_standby *s = d->standby;
+    yajl_val v = parse_args(args);
+    const char *app = jstr(v, "app"), *level = jstr(v, "level"), *why;
+    arb_pair *p;
+    GPtrArray *apps;
+    int rc = MAINT_OK;
+
+    if (!rate_ok(d, dom->domid))
+        REFUSE("too many requests: at most %d a second", RATE_PER_S);
+    if (!app || !level || (strcmp(level, "minor") && strcmp(level, "major")))
+        REFUSE("app-fault: give \"app\" and \"level\" (minor or major)");
+    if (arb_fail_app(&s->a, dom->domid, app, level[1] == 'i' ? ARB_MINOR : ARB_MAJOR, &why) != 0)
+        REFUSE("app-fault: %s", why);
+    p = arb_pair_of(&s->a, dom->domid);
+    apps = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(apps, g_strdup(app));
+    if (level[1] == 'i') {
+        g_message("d%u (%s): %s failed (minor): restarting it in place", dom->domid,
+                  xmd_domain_label(dom), app);
+        run_apps(d, dom->domid, dom->domid, apps);
+        *result_r = g_strdup("{\"action\":\"restart-in-place\"}");
+    } else {
+        g_warning("d%u (%s): %s failed (major): moving it and its memory to d%u", dom->domid,
+                  xmd_domain_label(dom), app, p->standby);
+        save(d);
+        move_target(d, p->active, p->active_target_kb);
+        move_target(d, p->standby, p->standby_target_kb);
+        run_apps(d, dom->domid, p->standby, apps);
+        *result_r = g_strdup_printf("{\"action\":\"moved\",\"to\":%u}", p->standby);
+    }
+out:
+    yajl_tree_free(v);
+    return rc;
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+void xmd_standby_init(xmd *d)
+{
+    xmd_standby *s = g_new0(xmd_standby, 1);
+
+    d->standby = s;
+    s->stall_s = STALL_DEFAULT_S;
+    s->beats = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, beat_free);
+    s->rate = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    s->names = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    arb_init(&s->a, 0, 0);
+    load(d);
+    /* names of the domains still running (services follow by name) */
+    for (unsigned i = 0; i < s->a.nr_pairs; i++) {
+        uint32_t ids[2] = { s->a.pairs[i].active, s->a.pairs[i].standby };
+        for (int k = 0; k < 2; k++) {
+            maint_domain_info info;
+            maint_domain_info_init(&info);
+            if (maint_domain_info_get(d->ctx, ids[k], &info) == MAINT_OK && info.name)
+                g_hash_table_insert(s->names, GUINT_TO_POINTER(ids[k]), g_strdup(info.name));
+            else if (k == 0 && !s->a.pairs[i].failed_over)
+                g_warning("d%u, an active, is gone: it failed while xmaintd was down", ids[k]);
+            maint_domain_info_dispose(&info);
+        }
+    }
+    if (s->a.nr_pairs)
+        save(d);
+    s->timer = g_timeout_add_seconds(1, stall_tick, d);
+    /* actives that died while the daemon was down fail over now */
+    for (unsigned i = 0; i < s->a.nr_pairs; i++) {
+        arb_pair *p = &s->a.pairs[i];
+        if (!p->failed_over && !g_hash_table_contains(s->names, GUINT_TO_POINTER(p->active)))
+            failover(d, p, "gone while xmaintd was down");
+    }
+}
+
+void xmd_standby_fini(xmd *d)
+{
+    xmd_standby *s = d->standby;
+
+    if (!s)
+        return;
+    if (s->timer)
+        g_source_remove(s->timer);
+    g_hash_table_destroy(s->beats);
+    g_hash_table_destroy(s->rate);
+    g_hash_table_destroy(s->names);
+    g_free(s);
+    d->standby = NULL;
+}
