@@ -1024,6 +1024,124 @@ out:
     return ret;
 }
 
+/* ---- hot-standby pairs ----------------------------------------------------- */
+
+static int main_standby(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "standby-min", required_argument, NULL, 'm' },
+        { "reserve", required_argument, NULL, 'r' },
+        { "stall", required_argument, NULL, 's' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    uint64_t min_kb = 64 * 1024, reserve_kb = 256 * 1024;
+    unsigned long stall = 15;
+    bool json = false;
+    char args[512], *result = NULL, *error = NULL, *end;
+    const char *sub, *op;
+    maint_ctx *ctx;
+    int c, rc, ret = EXIT_FAILURE, n;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (!(min_kb = parse_size_kb(optarg)))
+                return usage_error("standby", "--standby-min '%s' is not a size (e.g. 64M)", optarg);
+            break;
+        case 'r':
+            if (!(reserve_kb = parse_size_kb(optarg)))
+                return usage_error("standby", "--reserve '%s' is not a size (e.g. 256M)", optarg);
+            break;
+        case 's':
+            stall = strtoul(optarg, &end, 10);
+            if (*end || stall < 3 || stall > 3600)
+                return usage_error("standby", "--stall '%s': 3 to 3600 seconds", optarg);
+            break;
+        case 'j': json = true; break;
+        case 'h': help("standby"); return EXIT_SUCCESS;
+        default: return usage_error("standby", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    n = argc - optind;
+    sub = n ? argv[optind] : "show";
+    args[0] = 0;
+    if (!strcmp(sub, "create")) {
+        if (n != 3)
+            return usage_error("standby", "create ACTIVE STANDBY");
+        snprintf(args, sizeof(args), "{");
+        jkey(args, sizeof(args), "active", argv[optind + 1]);
+        jkey(args, sizeof(args), "standby", argv[optind + 2]);
+        snprintf(args + strlen(args), sizeof(args) - strlen(args),
+                 ",\"standby_min_kb\":%llu,\"reserve_kb\":%llu,\"stall_s\":%lu}",
+                 (unsigned long long)min_kb, (unsigned long long)reserve_kb, stall);
+        op = "standby-create";
+    } else if (!strcmp(sub, "destroy")) {
+        if (n != 2)
+            return usage_error("standby", "destroy ACTIVE");
+        snprintf(args, sizeof(args), "{");
+        jkey(args, sizeof(args), "active", argv[optind + 1]);
+        strcat(args, "}");
+        op = "standby-destroy";
+    } else if (!strcmp(sub, "show")) {
+        if (n > 1)
+            return usage_error("standby", "unexpected argument '%s'", argv[optind + 1]);
+        op = "standby-show";
+    } else {
+        return usage_error("standby", "'%s' is not create, show or destroy", sub);
+    }
+    if (!(ctx = open_ctx(MAINT_CTX_NO_LIBXL)))
+        return EXIT_FAILURE;
+    rc = maint_request(ctx, op, args[0] ? args : NULL, 20000, &result, &error);
+    if (rc) {
+        request_print_error("standby", rc, error);
+        goto out;
+    }
+    if (json || strcmp(op, "standby-show")) {
+        print_json_line(result);
+    } else {
+        const char *p = result;
+        printf("%-16s %-16s %12s %12s %s\n", "Active", "Standby", "Active(MiB)", "Standby(MiB)", "State");
+        while ((p = strstr(p, "{\"active\":"))) {
+            char *an = json_member(p, "active_name"), *sn = json_member(p, "standby_name");
+            const char *at = strstr(p, "\"active_target_kb\":"), *st = strstr(p, "\"standby_target_kb\":");
+            const char *fo = strstr(p, "\"failed_over\":");
+            printf("%-16s %-16s %12lld %12lld %s\n", an ? an : "?", sn ? sn : "?",
+                   at ? strtoll(at + 19, NULL, 10) / 1024 : 0, st ? strtoll(st + 20, NULL, 10) / 1024 : 0,
+                   fo && !strncmp(fo + 14, "true", 4) ? "failed over" : "protected");
+            free(an);
+            free(sn);
+            p++;
+        }
+        printf("\n%-16s %10s %-16s %s\n", "Area", "Size(MiB)", "Owner", "On failure");
+        p = strstr(result, "\"areas\":");
+        while (p && (p = strstr(p, "{\"name\":"))) {
+            char *nm = json_member(p, "name"), *on = json_member(p, "owner_name");
+            const char *kb = strstr(p, "\"kb\":"), *fo = strstr(p, "\"failover\":");
+            long long f = fo ? strtoll(fo + 11, NULL, 10) : 0;
+            char where[32];
+            if (f)
+                snprintf(where, sizeof(where), "moves to d%lld", f);
+            else
+                snprintf(where, sizeof(where), "(on the standby)");
+            printf("%-16s %10lld %-16s %s\n", nm ? nm : "?", kb ? strtoll(kb + 5, NULL, 10) / 1024 : 0,
+                   on ? on : "?", where);
+            free(nm);
+            free(on);
+            p++;
+        }
+    }
+    ret = EXIT_SUCCESS;
+out:
+    free(result);
+    free(error);
+    maint_ctx_close(ctx);
+    return ret;
+}
+
 /* ---- help, version -------------------------------------------------------- */
 
 static int main_help(int argc, char **argv)
@@ -1170,6 +1288,17 @@ static const struct cmd_spec cmd_table[] = {
       "           workflows switch it when APP moves\n"
       "  remove   forget the service\n"
       "  --json   machine-readable output" },
+    { "standby", main_standby, 0, 1,
+      "Hot-standby pairs: a standby held at minimal memory, memory on demand, failover",
+      "[show | create ACTIVE STANDBY | destroy ACTIVE] [options] [--json]",
+      "  create ACTIVE STANDBY   pair them; the standby is ballooned down to its minimum\n"
+      "  --standby-min SIZE      the standby's memory while it waits (default 64M)\n"
+      "  --reserve SIZE          host memory xmaintd keeps for failovers (default 256M)\n"
+      "  --stall SEC             an active whose agent stops its heartbeat this long\n"
+      "                          has failed (default 15)\n"
+      "  show                    the pairs and the resource table\n"
+      "  destroy ACTIVE          unpair (after the protected areas were released)\n"
+      "  --json                  machine-readable output" },
     { "request", main_request, 0, 1,
       "Send one request to xmaintd through xenstore and print its result",
       "<op> [ARGS-JSON]",
