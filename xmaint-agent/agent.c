@@ -43,6 +43,7 @@ static unsigned napps;
 static const char *app_dir = "/etc/xmaint/apps";
 static const char *run_dir = "/run/xmaint-agent";
 static volatile sig_atomic_t stop_flag;
+static bool skip_memory_request;       /* set while xmaintd starts an app it placed */
 static unsigned long done_seq[256];   /* handled command numbers (ring) */
 static unsigned done_n;
 
@@ -246,6 +247,54 @@ static char *errf(const char *fmt, ...)
     return s;
 }
 
+/*
+ * One request to xmaintd through this domain's own ~/xmaint/request (the
+ * protocol of xenstore-schema/); *answer_r gets the response value.
+ */
+static int daemon_request(const char *op, const char *args, unsigned timeout_ms,
+                          char **answer_r)
+{
+    static unsigned n;
+    char id[32], rq[160], rs[160], body[1024];
+    unsigned len, waited;
+    char *v;
+
+    *answer_r = NULL;
+    snprintf(id, sizeof(id), "agent-%ld-%u", (long)getpid(), ++n);
+    snprintf(rq, sizeof(rq), MAINT_XS_REQUEST_FMT, domid, id);
+    snprintf(rs, sizeof(rs), MAINT_XS_RESPONSE_FMT, domid, id);
+    snprintf(body, sizeof(body), "{\"op\":\"%s\",\"args\":%s}", op, args);
+    if (!put(rq, body))
+        return -1;
+    for (waited = 0; waited < timeout_ms; waited += 100) {
+        if ((v = xs_read(xs, XBT_NULL, rs, &len))) {
+            *answer_r = v;
+            xs_rm(xs, XBT_NULL, rs);
+            return 0;
+        }
+        poll(NULL, 0, 100);
+    }
+    xs_rm(xs, XBT_NULL, rq);
+    return -1;
+}
+
+/* A protected application asks for its memory before it starts. */
+static void ask_memory(agent_app *a)
+{
+    char args[128], *answer = NULL;
+
+    if (!a->memory_kb || a->granted)
+        return;
+    snprintf(args, sizeof(args), "{\"app\":\"%s\",\"kb\":%llu}", a->name, a->memory_kb);
+    if (daemon_request("mem-request", args, 10000, &answer) < 0)
+        logmsg("%s: no answer from xmaintd to its memory request", a->name);
+    else {
+        a->granted = strstr(answer, "\"status\":\"ok\"") != NULL;
+        logmsg("%s: memory request for %llu KiB: %s", a->name, a->memory_kb, answer);
+    }
+    free(answer);
+}
+
 static int app_start(agent_app *a, char **err_r)
 {
     char log[PATH_MAX];
@@ -288,6 +337,10 @@ static int app_start(agent_app *a, char **err_r)
             return 0;
         }
     }
+    if (skip_memory_request)
+        a->granted = true;            /* xmaintd placed it with its memory */
+    else
+        ask_memory(a);
     if (sh(a->start, log, &a->pid, false, NULL) < 0) {
         *err_r = errf("cannot start %s: %s", a->name, strerror(errno));
         return -1;
@@ -443,6 +496,7 @@ static void command(const char *seq, const char *text, size_t len)
     agent_app *a = NULL;
     char *err = NULL;
     long long peer = 0;
+    int rc_start;
 
     if (len > MAX_CMD_BYTES || memchr(text, 0, len)) {
         result_error(seq, "command too long or not text");
@@ -485,7 +539,13 @@ static void command(const char *seq, const char *text, size_t len)
         goto out;
     }
     if (!strcmp(op, "start")) {
-        if (app_start(a, &err) < 0)
+        const char *pn[] = { "placed", NULL };
+        yajl_val placed = yajl_tree_get(v, pn, yajl_t_any);
+
+        skip_memory_request = placed && YAJL_IS_TRUE(placed);
+        rc_start = app_start(a, &err);
+        skip_memory_request = false;
+        if (rc_start < 0)
             result_error(seq, err);
         else
             result(seq, "{\"ok\":true}");
@@ -624,7 +684,10 @@ static void usage(FILE *f, int code)
             "  --run-dir DIR   pid files (default /run/xmaint-agent)\n"
             "  --no-start      do not start the applications at boot\n"
             "  --check         parse the declarations, print them, exit\n"
-            "  --domid         print this domain's id (from xenstore), exit\n");
+            "  --domid         print this domain's id (from xenstore), exit\n"
+            "  --fault APP minor|major   report an application fault to xmaintd\n"
+            "                  (hot-standby pairs: minor restarts it in place, major\n"
+            "                  moves it and its memory to the standby), exit\n");
     exit(code);
 }
 
@@ -636,10 +699,12 @@ int main(int argc, char **argv)
         { "no-start", no_argument, NULL, 'n' },
         { "check", no_argument, NULL, 'c' },
         { "domid", no_argument, NULL, 'd' },
+        { "fault", required_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     bool autostart = true, check = false, print_domid = false;
+    const char *fault_app = NULL;
     char *v;
     unsigned len, i, beat = 0;
     int c, fd;
@@ -652,11 +717,14 @@ int main(int argc, char **argv)
         case 'n': autostart = false; break;
         case 'c': check = true; break;
         case 'd': print_domid = true; break;
+        case 'f': fault_app = optarg; break;
         case 'h': usage(stdout, 0); break;
         default: usage(stderr, 1);
         }
     }
-    if (optind != argc)
+    if (fault_app ? optind != argc - 1 : optind != argc)
+        usage(stderr, 1);
+    if (fault_app && strcmp(argv[optind], "minor") && strcmp(argv[optind], "major"))
         usage(stderr, 1);
     if (agent_apps_load(app_dir, apps, AGENT_MAX_APPS, &napps) < 0 && check)
         return 1;
@@ -686,6 +754,21 @@ int main(int argc, char **argv)
         printf("%u\n", domid);
         xs_close(xs);
         return 0;
+    }
+    if (fault_app) {
+        char args[128], *answer = NULL;
+        int rc;
+
+        if (!agent_name_ok(fault_app))
+            usage(stderr, 1);
+        snprintf(args, sizeof(args), "{\"app\":\"%s\",\"level\":\"%s\"}", fault_app,
+                 argv[optind]);
+        rc = daemon_request("app-fault", args, 10000, &answer);
+        printf("%s\n", answer ? answer : "no answer from xmaintd");
+        rc = rc == 0 && answer && strstr(answer, "\"status\":\"ok\"") ? 0 : 1;
+        free(answer);
+        xs_close(xs);
+        return rc;
     }
     /* xmaintd creates ~/xmaint/agent for us; wait for it */
     for (i = 0; i < 600 && !stop_flag; i++) {
@@ -756,6 +839,12 @@ int main(int argc, char **argv)
                 publish_addr();
             if (beat % 2 == 0)
                 check_tree();
+            /* running protected applications keep asking until granted
+             * (a pair may be made after they started) */
+            if (beat % 10 == 0)
+                for (i = 0; i < napps; i++)
+                    if (apps[i].pid && apps[i].memory_kb && !apps[i].granted)
+                        ask_memory(&apps[i]);
         }
     }
     put(state_path, "stopped");

@@ -26,6 +26,8 @@ typedef struct agent_app {
     unsigned port;                    /* redirect: the TCP port it serves */
     unsigned nstate;
     char state[AGENT_MAX_STATE][256]; /* files or directories */
+    unsigned long long memory_kb;     /* protect: memory asked of xmaintd at start */
+    bool granted;                     /* xmaintd granted it */
     pid_t pid;                        /* 0: not running */
     const char *status;               /* "running", "stopped", "exited", "failed" */
 } agent_app;

@@ -7,6 +7,8 @@
  *   mode=redirect|state|checkpoint   how it moves to another domain
  *   port=N               redirect: the TCP port it serves
  *   state=PATH           a file or directory carried over (repeatable, <= 8)
+ *   memory=SIZE          protected (hot-standby pair): memory asked of xmaintd
+ *                        before it starts (e.g. 64M, 1G, 4096K)
  * Blank lines and lines starting with '#' are ignored; anything else is an
  * error that names the file and line.
  */
@@ -117,6 +119,27 @@ static int load_one(const char *path, const char *name, agent_app *app)
                 goto out;
             }
             app->port = (unsigned)p;
+        } else if (!strcmp(buf, "memory")) {
+            char *end;
+            unsigned long long m;
+
+            errno = 0;
+            m = strtoull(v, &end, 10);
+            if (errno || end == v || m == 0 || (*end && end[1])) {
+                fprintf(stderr, "xmaint-agent: %s:%u: memory '%s' is not a size\n", path, line, v);
+                goto out;
+            }
+            if (*end == 'G' || *end == 'g') m <<= 20;
+            else if (*end == 'M' || *end == 'm' || !*end) m <<= 10;
+            else if (*end != 'K' && *end != 'k') {
+                fprintf(stderr, "xmaint-agent: %s:%u: memory '%s': use K, M or G\n", path, line, v);
+                goto out;
+            }
+            if (m > (1ull << 40)) {
+                fprintf(stderr, "xmaint-agent: %s:%u: memory '%s' is absurd\n", path, line, v);
+                goto out;
+            }
+            app->memory_kb = m;
         } else if (!strcmp(buf, "state")) {
             if (app->nstate == AGENT_MAX_STATE) {
                 fprintf(stderr, "xmaint-agent: %s:%u: more than %d state paths\n",

@@ -197,7 +197,8 @@ static gpointer app_job_run(gpointer data)
     for (guint i = 0; i < j->apps->len; i++) {
         const char *app = g_ptr_array_index(j->apps, i);
         g_autofree char *stop = g_strdup_printf("{\"op\":\"stop\",\"app\":\"%s\"}", app);
-        g_autofree char *start = g_strdup_printf("{\"op\":\"start\",\"app\":\"%s\"}", app);
+        g_autofree char *start = g_strdup_printf("{\"op\":\"start\",\"app\":\"%s\","
+                                                 "\"placed\":true}", app);
         char *err = NULL;
 
         if (j->stop_in && maint_agent_command(ctx, j->stop_in, stop, 30000, &err) != MAINT_OK)
@@ -430,6 +431,23 @@ int xmd_op_standby_create(xmd *d, xmd_domain *dom, const char *args, char **resu
     g_hash_table_insert(s->names, GUINT_TO_POINTER(ad), g_strdup(an));
     g_hash_table_insert(s->names, GUINT_TO_POINTER(sd), g_strdup(sn));
     save(d);
+    /* the standby waits: nothing of its own runs, its agent starts nothing */
+    maint__xs_put_readonly(d->ctx, sd, MAINT_XS_ROLE_FMT, "standby");
+    {
+        maint_app *apps = NULL;
+        unsigned n = 0;
+        GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+
+        if (maint_agent_apps(d->ctx, sd, &apps, &n) == MAINT_OK)
+            for (unsigned i = 0; i < n; i++)
+                if (!strcmp(apps[i].status, "running"))
+                    g_ptr_array_add(names, g_strdup(apps[i].name));
+        free(apps);
+        if (names->len)
+            run_apps(d, sd, 0, names);
+        else
+            g_ptr_array_free(names, TRUE);
+    }
     g_message("pair: active d%u (%s), standby d%u (%s) held at %llu KiB, reserve %llu KiB",
               ad, an, sd, sn, (unsigned long long)min_kb, (unsigned long long)s->a.reserve_kb);
     move_target(d, sd, min_kb);
