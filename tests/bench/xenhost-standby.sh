@@ -1,0 +1,64 @@
+# Benchmark (a Xen test host scenario, not run by make check):
+#   hot-standby failover -- time from the active's crash (xl destroy) to the
+#   protected web application answering on the standby, and the memory moved
+#   per second (the standby's growth by the protected areas until xl reports
+#   it reached) -- beside a cold start: `xl create` of a fresh domain with the
+#   full memory until the same application answers, in the same run.
+# Run: tests/xenhost/xenhost.sh run --stage STAGE --guest-overlay STAGE.guest \
+#        --scenario tests/bench/xenhost-standby.sh    (stage: tests/xenhost/stage.sh)
+# Prints "BENCH ..." lines on the console.
+. /xh/lib.sh
+ROUNDS=${XH_BENCH_ROUNDS:-3}
+VIP=10.99.254.7
+xh_logs /var/log/xmaintd.log
+
+domid() { xl domid "$1" 2>/dev/null; }
+agent_ready() { [ "$(xenstore-read "/local/domain/$(domid "$1")/xmaint/agent/state" 2>/dev/null)" = ready ]; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+answers_from() { http-probe "$VIP" 80 --duration-s 1 --timeout-ms 500 | grep -q "\"d$1\":[1-9]"; }
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+pgrep -x xmaintd >/dev/null || xmaintd --pidfile /run/xmaintd.pid --state-dir /var/lib/xmaint --log-file /var/log/xmaintd.log
+fail=() cold=() rate=()
+for r in $(seq 1 "$ROUNDS"); do
+	a=ba$r s=bs$r
+	xh_step "pair-$r" sh -c "true"
+	xh_guest_create "$a" pv 256 "maxmem = 512" "vif = [ 'bridge=xenbr0' ]" >/dev/null
+	xh_guest_create "$s" pv 256 "maxmem = 512" "vif = [ 'bridge=xenbr0' ]" >/dev/null
+	xh_wait_for 60 agent_ready "$a"
+	xh_wait_for 60 agent_ready "$s"
+	xl-maint service remove web >/dev/null 2>&1
+	xl-maint service add web "$VIP:80" "$a" >/dev/null
+	xl-maint standby create "$a" "$s" --standby-min 96M --reserve 128M >/dev/null
+	xh_wait_for 60 sh -c "xl-maint standby show --json | grep -q '\"name\":\"web\",\"kb\":[0-9]*,\"owner\":$(domid "$a")'"
+	xh_wait_for 60 sh -c "[ \$(xl list $s | awk 'NR == 2 { print \$3 }') -le 100 ]"
+	sid=$(domid "$s")
+	mem0=$(xl list "$s" | awk 'NR == 2 { print $3 }')
+	t0=$(now_ms)
+	xl destroy "$a"
+	until answers_from "$sid"; do sleep 0.05; done
+	t1=$(now_ms)
+	until [ "$(xl list "$s" | awk 'NR == 2 { print $3 }')" -ge $((mem0 + 47)) ]; do sleep 0.05; done
+	t2=$(now_ms)
+	fail+=("$((t1 - t0))")
+	rate+=("$(awk -v kb=$((48 * 1024)) -v ms=$((t2 - t0)) 'BEGIN { printf "%.1f", kb / 1024 / (ms / 1000) }')")
+	echo "BENCH round $r: failover to an answer ${fail[-1]} ms; 48 MiB moved in $((t2 - t0)) ms (${rate[-1]} MiB/s)"
+	xl-maint standby destroy "$a" >/dev/null 2>&1
+	xl destroy "$s"
+
+	# cold start: a fresh domain with the full memory, until web answers
+	c=bc$r
+	t0=$(now_ms)
+	xh_guest_start "$c" pv 304 "vif = [ 'bridge=xenbr0' ]" >/dev/null
+	xh_wait_for 120 agent_ready "$c"
+	cid=$(domid "$c")
+	xl-maint service remove web >/dev/null 2>&1
+	xl-maint service add web "$VIP:80" "$c" >/dev/null
+	until answers_from "$cid"; do sleep 0.05; done
+	t1=$(now_ms)
+	cold+=("$((t1 - t0))")
+	echo "BENCH round $r: cold start to an answer ${cold[-1]} ms"
+	xl destroy "$c"
+done
+mf=$(median "${fail[@]}") mc=$(median "${cold[@]}")
+echo "BENCH failover p50 $mf ms; cold start p50 $mc ms; ratio $(awk -v a="$mf" -v b="$mc" 'BEGIN { printf "%.3f", a / b }') (goal <= 0.1); memory moved p50 $(median "${rate[@]}") MiB/s"
