@@ -267,16 +267,42 @@ static void failover(xmd *d, arb_pair *p, const char *why)
     run_apps(d, 0, standby, apps);
 }
 
-void xmd_standby_domain_gone(xmd *d, uint32_t domid, const char *why)
+typedef struct gone {
+    xmd *d;
+    uint32_t domid;
+    char *why;
+} gone;
+
+static gboolean gone_idle(gpointer data)
 {
+    gone *g = data;
     arb_pair *p;
 
-    if (!d->standby || !(p = arb_pair_of(&d->standby->a, domid)))
+    if (g->d->standby && (p = arb_pair_of(&g->d->standby->a, g->domid))) {
+        if (p->active == g->domid && !p->failed_over)
+            failover(g->d, p, g->why);
+        else if (p->standby == g->domid && !p->failed_over)
+            g_warning("d%u: the standby of d%u is gone: the pair is unprotected", g->domid,
+                      p->active);
+    }
+    g_free(g->why);
+    g_free(g);
+    return G_SOURCE_REMOVE;
+}
+
+/* Called from libxl's event callback: libxl may not be called back into
+ * synchronously there, so the failover runs from the main loop. */
+void xmd_standby_domain_gone(xmd *d, uint32_t domid, const char *why)
+{
+    gone *g;
+
+    if (!d->standby || !arb_pair_of(&d->standby->a, domid))
         return;
-    if (p->active == domid && !p->failed_over)
-        failover(d, p, why);
-    else if (p->standby == domid)
-        g_warning("d%u: the standby of d%u is gone: the pair is unprotected", domid, p->active);
+    g = g_new0(gone, 1);
+    g->d = d;
+    g->domid = domid;
+    g->why = g_strdup(why);
+    g_idle_add(gone_idle, g);
 }
 
 /* Heartbeats: an active whose agent stops counting while it runs is stalled. */
