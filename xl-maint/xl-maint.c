@@ -1167,6 +1167,18 @@ static int main_version(int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
+/* The options every workflow command shares (help text). */
+#define WF_BASE_OPTS \
+      "  --name NAME          the substitute's name (default <domain>-sub)\n" \
+      "  --firmware F         HVM: the substitute's hvmloader\n" \
+      "  --drain MS           redirect: how long the old instance drains (default 2000)\n" \
+      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n" \
+      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n" \
+      "  --json               machine-readable result"
+#define WF_COMMON_OPTS \
+      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n" \
+      WF_BASE_OPTS
+
 static const struct cmd_spec cmd_table[] = {
     { "help", main_help, 0, 0, "Print help about xl maint or one subcommand",
       "[subcommand]", NULL },
@@ -1209,70 +1221,35 @@ static const struct cmd_spec cmd_table[] = {
       "  --hide-pci BB:DD.F   a PCI device the substitute does not get (repeatable)\n"
       "  --remove vif:N       a network interface it does not get (by devid)\n"
       "  --remove disk:VDEV   a disk it does not get (e.g. disk:xvdb)\n"
-      "  --name NAME          the substitute's name (default <domain>-sub)\n"
-      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
-      "  --firmware F         HVM: the substitute's hvmloader\n"
-      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
-      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
-      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
-      "  --json               machine-readable result" },
+      WF_COMMON_OPTS },
     { "hw-add", main_hw_add, 0, 1,
       "Give a domain new hardware without downtime (a substitute with it takes over)",
       "<domain> (--add vif:bridge=BR[,model=M][,mac=MAC] | --add disk:SPEC)... [options]",
       "  --add vif:...        a network interface only the substitute gets\n"
       "  --add disk:SPEC      a disk (xl disk spec) only the substitute gets\n"
-      "  --name NAME          the substitute's name (default <domain>-sub)\n"
-      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
-      "  --firmware F         HVM: the substitute's hvmloader\n"
-      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
-      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
-      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
-      "  --json               machine-readable result" },
+      WF_COMMON_OPTS },
     { "os-upgrade", main_os_upgrade, 0, 1,
       "Move a domain's applications to a substitute booting a new system",
       "<domain> [--kernel F] [--ramdisk F] [--cmdline S] [--disk SPEC]... [options]",
       "  --kernel F, --ramdisk F, --cmdline S, --disk SPEC   the new system\n"
-      "  --name NAME          the substitute's name (default <domain>-sub)\n"
-      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
-      "  --firmware F         HVM: the substitute's hvmloader\n"
-      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
-      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
-      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
-      "  --json               machine-readable result" },
+      WF_COMMON_OPTS },
     { "os-patch", main_os_patch, 0, 1,
       "Patch a domain's system in a substitute, then move the applications to it",
       "<domain> --patch COMMAND [options]",
       "  --patch COMMAND      run in the substitute before the applications move\n"
-      "  --name NAME          the substitute's name (default <domain>-sub)\n"
-      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
-      "  --firmware F         HVM: the substitute's hvmloader\n"
-      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
-      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
-      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
-      "  --json               machine-readable result" },
+      WF_COMMON_OPTS },
     { "app-maint", main_app_maint, 0, 1,
       "Change a second instance of the applications in a substitute, then cut over",
       "<domain> --change COMMAND [options]",
       "  --change COMMAND     run in the substitute before the request stream moves\n"
-      "  --name NAME          the substitute's name (default <domain>-sub)\n"
-      "  --set KEY=VALUE      an xl.cfg override for the substitute (repeatable)\n"
-      "  --firmware F         HVM: the substitute's hvmloader\n"
-      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
-      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
-      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
-      "  --json               machine-readable result" },
+      WF_COMMON_OPTS },
     { "reconfigure", main_reconfigure, 0, 1,
       "Move the applications out, restart the domain reconfigured, move them back",
       "<domain> --set KEY=VALUE... [options]",
       "  --set KEY=VALUE      the domain's new configuration (memory, maxmem, vcpus,\n"
       "                       maxvcpus, kernel, ramdisk, extra, cmdline, firmware_override)\n"
       "                       while it restarts, a substitute serves its applications\n"
-      "  --name NAME          the substitute's name (default <domain>-sub)\n"
-      "  --firmware F         HVM: the substitute's hvmloader\n"
-      "  --drain MS           redirect: how long the old instance drains (default 2000)\n"
-      "  --timeout SEC        how long the substitute may take to be ready (default 600)\n"
-      "  --no-wait            start it and return (follow: xl maint workflow wait ID)\n"
-      "  --json               machine-readable result" },
+      WF_BASE_OPTS },
     { "workflow", main_workflow, 0, 1,
       "List, show, follow or abort maintenance workflows",
       "[list | show ID | wait ID | abort ID] [--json]",
