@@ -403,6 +403,93 @@ out:
     return rc;
 }
 
+/* Devices only the substitute gets: "vif:bridge=BR[,model=M][,mac=MAC]" or
+ * "disk:XL-DISK-SPEC".  They are appended after the original's. */
+static int add_devices(xentoollog_logger *lg, libxl_domain_config *cfg,
+                       const char *const *specs, unsigned nr)
+{
+    unsigned i;
+
+    for (i = 0; i < nr; i++) {
+        const char *spec = specs[i];
+
+        if (!strncmp(spec, "vif:", 4)) {
+            libxl_device_nic nic, *grown;
+            char *copy = strdup(spec + 4), *tok, *save = NULL;
+            int maxid = -1, rc = MAINT_OK;
+
+            if (!copy)
+                return MAINT_ERROR_NOMEM;
+            libxl_device_nic_init(&nic);
+            for (tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+                char *eq = strchr(tok, '=');
+                unsigned m[6];
+
+                if (!eq) {
+                    rc = MAINT_ERROR_INVAL;
+                    break;
+                }
+                *eq++ = 0;
+                if (!strcmp(tok, "bridge"))
+                    rc = replace_string(&nic.bridge, eq);
+                else if (!strcmp(tok, "model"))
+                    rc = replace_string(&nic.model, eq);
+                else if (!strcmp(tok, "mac") &&
+                         sscanf(eq, "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3],
+                                &m[4], &m[5]) == 6 && strlen(eq) == 17)
+                    for (unsigned k = 0; k < 6; k++)
+                        nic.mac[k] = (uint8_t)m[k];
+                else
+                    rc = MAINT_ERROR_INVAL;
+            }
+            free(copy);
+            if (rc) {
+                LOG(lg, ERROR, "cannot add '%s': say vif:bridge=BR[,model=M][,mac=MAC]", spec);
+                libxl_device_nic_dispose(&nic);
+                return rc;
+            }
+            for (int k = 0; k < cfg->num_nics; k++)
+                if (cfg->nics[k].devid > maxid)
+                    maxid = cfg->nics[k].devid;
+            nic.devid = maxid + 1;
+            grown = realloc(cfg->nics, (size_t)(cfg->num_nics + 1) * sizeof(*grown));
+            if (!grown) {
+                libxl_device_nic_dispose(&nic);
+                return MAINT_ERROR_NOMEM;
+            }
+            cfg->nics = grown;
+            cfg->nics[cfg->num_nics++] = nic;
+        } else if (!strncmp(spec, "disk:", 5)) {
+            libxl_domain_config tmp;
+            const char *one[1] = { spec + 5 };
+            libxl_device_disk *grown;
+            int rc;
+
+            libxl_domain_config_init(&tmp);
+            rc = replace_disks(lg, &tmp, one, 1);
+            if (rc) {
+                libxl_domain_config_dispose(&tmp);
+                return rc;
+            }
+            grown = realloc(cfg->disks, (size_t)(cfg->num_disks + 1) * sizeof(*grown));
+            if (!grown) {
+                libxl_domain_config_dispose(&tmp);
+                return MAINT_ERROR_NOMEM;
+            }
+            cfg->disks = grown;
+            cfg->disks[cfg->num_disks++] = tmp.disks[0];
+            tmp.num_disks = 0;            /* moved */
+            free(tmp.disks);
+            tmp.disks = NULL;
+            libxl_domain_config_dispose(&tmp);
+        } else {
+            LOG(lg, ERROR, "cannot add '%s': say vif:bridge=BR or disk:SPEC", spec);
+            return MAINT_ERROR_INVAL;
+        }
+    }
+    return MAINT_OK;
+}
+
 int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
                              const char *orig_name, const maint_substitute_opts *opts)
 {
@@ -410,8 +497,10 @@ int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
     unsigned i, j;
     int rc;
 
-    /* Identity: a new name and UUID. */
-    if (opts->name)
+    /* Identity: a new name and UUID (a reconfigured domain keeps its own). */
+    if (opts->same_identity)
+        rc = MAINT_OK;
+    else if (opts->name)
         rc = replace_string(&cfg->c_info.name, opts->name);
     else {
         char *n = maint__sprintf("%s-sub", orig_name ? orig_name : "domain");
@@ -423,7 +512,8 @@ int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
     }
     if (rc)
         return rc;
-    libxl_uuid_generate(&cfg->c_info.uuid);
+    if (!opts->same_identity)
+        libxl_uuid_generate(&cfg->c_info.uuid);
 
     /* Hidden PCI devices: passthrough ones are left out of the config. */
     for (i = 0; i < hide->nr_pci; i++) {
@@ -445,6 +535,45 @@ int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
             LOG(lg, ERROR, "no PCI device %02x:%02x.%x in '%s' to hide",
                 hide->pci[i].bus, hide->pci[i].dev, hide->pci[i].fn,
                 orig_name ? orig_name : "?");
+            return MAINT_ERROR_NOENT;
+        }
+    }
+    /* Virtual devices taken away: "vif:DEVID" or "disk:VDEV". */
+    for (i = 0; i < opts->nr_remove; i++) {
+        const char *r = opts->remove[i];
+        bool found = false;
+
+        if (!strncmp(r, "vif:", 4) && r[4]) {
+            char *end;
+            long id = strtol(r + 4, &end, 10);
+
+            for (j = 0; !*end && id >= 0 && j < (unsigned)cfg->num_nics; j++) {
+                if (cfg->nics[j].devid != id)
+                    continue;
+                libxl_device_nic_dispose(&cfg->nics[j]);
+                memmove(&cfg->nics[j], &cfg->nics[j + 1],
+                        (size_t)(cfg->num_nics - (int)j - 1) * sizeof(cfg->nics[0]));
+                cfg->num_nics--;
+                found = true;
+                break;
+            }
+        } else if (!strncmp(r, "disk:", 5) && r[5]) {
+            for (j = 0; j < (unsigned)cfg->num_disks; j++) {
+                if (!cfg->disks[j].vdev || strcmp(cfg->disks[j].vdev, r + 5))
+                    continue;
+                libxl_device_disk_dispose(&cfg->disks[j]);
+                memmove(&cfg->disks[j], &cfg->disks[j + 1],
+                        (size_t)(cfg->num_disks - (int)j - 1) * sizeof(cfg->disks[0]));
+                cfg->num_disks--;
+                found = true;
+                break;
+            }
+        } else {
+            LOG(lg, ERROR, "cannot remove '%s': say vif:DEVID or disk:VDEV", r);
+            return MAINT_ERROR_INVAL;
+        }
+        if (!found) {
+            LOG(lg, ERROR, "'%s' has no device %s to remove", orig_name ? orig_name : "?", r);
             return MAINT_ERROR_NOENT;
         }
     }
@@ -489,8 +618,9 @@ int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
         return rc;
     if (opts->nr_disks && (rc = replace_disks(lg, cfg, opts->disks, opts->nr_disks)))
         return rc;
-    /* Two domains must never write one disk. */
-    if (!opts->nr_disks) {
+    /* Two domains must never write one disk (a reconfigured domain takes its
+     * disks over from the original, which is gone by then). */
+    if (!opts->nr_disks && !opts->same_identity) {
         for (i = 0; i < (unsigned)cfg->num_disks; i++) {
             if (!cfg->disks[i].readwrite || cfg->disks[i].is_cdrom)
                 continue;
@@ -502,6 +632,10 @@ int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
         }
     }
 
+    /* Devices only the substitute gets (hardware addition). */
+    if (opts->nr_add && (rc = add_devices(lg, cfg, opts->add, opts->nr_add)))
+        return rc;
+
     /* Network: fresh MACs unless asked to keep them; devices renumbered. */
     for (i = 0; i < (unsigned)cfg->num_nics; i++) {
         if (opts->mac == MAINT_MAC_NEW)
@@ -511,7 +645,7 @@ int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
     }
 
     /* A file-backed serial port must not be shared with the original. */
-    if (cfg->b_info.type == LIBXL_DOMAIN_TYPE_HVM && cfg->b_info.u.hvm.serial &&
+    if (!opts->same_identity && cfg->b_info.type == LIBXL_DOMAIN_TYPE_HVM && cfg->b_info.u.hvm.serial &&
         !strncmp(cfg->b_info.u.hvm.serial, "file:", 5)) {
         const char *old = cfg->b_info.u.hvm.serial;
         const char *at = orig_name && *orig_name ? strstr(old, orig_name) : NULL;
@@ -730,7 +864,7 @@ static int derive(maint_ctx *ctx, uint32_t domid, const maint_substitute_opts *o
     rc = check_hidden_pci(ctx, domid, cfg, &opts->hide);
     if (rc == MAINT_OK)
         rc = maint__substitute_derive(ctx->lg, cfg, orig, opts);
-    if (rc == MAINT_OK &&
+    if (rc == MAINT_OK && !opts->same_identity &&
         port->ops->name_to_domid(port->priv, cfg->c_info.name, &clash) == MAINT_OK) {
         LOGD(ctx->lg, ERROR, clash, "a domain named '%s' exists already",
              cfg->c_info.name);
@@ -888,6 +1022,10 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
         goto out;
     LOGD(ctx->lg, INFO, newid, "substitute '%s' of d%u created paused",
          cfg.c_info.name, domid);
+    /* Its agent starts nothing by itself: applications are moved in. */
+    rc = maint__xs_put_readonly(ctx, newid, MAINT_XS_ROLE_FMT, "substitute");
+    if (rc)
+        goto out;
     if (opts->hide.nr_pci || opts->hide.nr_vcpus || opts->hide.nr_mem) {
         PROGRESS("hide", 40);
         rc = maint_hide_spec_write(ctx, newid, &opts->hide);

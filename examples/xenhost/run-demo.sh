@@ -5,7 +5,8 @@ set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$(cd "${1:?usage: run-demo.sh BUILD-DIR}" && pwd)
 stage=$(mktemp -d "${TMPDIR:-/tmp}/xmaint-stage.XXXXXX")
-trap 'rm -rf "$stage"' EXIT
-make -C "$build" install DESTDIR="$stage" >/dev/null
+trap 'rm -rf "$stage" "$stage.guest" "$stage.log"' EXIT
+"$src/tests/xenhost/stage.sh" "$build" "$stage"
 "$src/tests/xenhost/xenhost.sh" build
-"$src/tests/xenhost/xenhost.sh" run --stage "$stage" --scenario "$src/examples/xenhost/demo.sh"
+"$src/tests/xenhost/xenhost.sh" run --stage "$stage" --guest-overlay "$stage.guest" \
+	--scenario "$src/examples/xenhost/demo.sh"

@@ -44,6 +44,9 @@ xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/c
 ip link set lo up
 if ip link add xenbr0 type bridge 2>/dev/null; then
 	ip link set xenbr0 up
+	# the guests' network: each guest takes 10.99.D/256.D%256 (its domid)
+	ip addr add 10.99.255.254/16 dev xenbr0
+	echo 1 >/proc/sys/net/ipv4/ip_forward
 else
 	echo "xenhost: no bridge xenbr0 (bridge module missing?)"
 fi

@@ -32,6 +32,10 @@ for h in /etc/xh-guest.d/*; do
 	sh "$h" || echo "xh-guest: hook $h failed ($?)"
 done
 
+# `xl shutdown`: the kernel runs poweroff, which signals PID 1 (busybox's
+# convention); this init then stops its processes and powers off.
+trap 'echo "xh-guest: shutting down"; kill -TERM -1 2>/dev/null; sync; poweroff -f' USR2 TERM
+
 echo "XMAINT-GUEST-UP $name"
 
 # Requests arrive as one line: "XHX <id> <base64 of a shell script>".

@@ -57,7 +57,10 @@ done
 scenarios=()
 if [ -n "${XMAINT_XENHOST_SCENARIOS:-}" ]; then
 	for n in $XMAINT_XENHOST_SCENARIOS; do
-		f=$here/scenarios/${n%.sh}.sh
+		case "$n" in
+		*/*) f=$n ;;      # a path (e.g. a pending/ scenario)
+		*) f=$here/scenarios/${n%.sh}.sh ;;
+		esac
 		[ -f "$f" ] || hard "no scenario $f"
 		scenarios+=(--scenario "$f")
 	done
@@ -97,15 +100,14 @@ t0=$(date +%s)
 echo "test-xenhost: images ready after $(($(date +%s) - t0))s"
 
 stage=$(mktemp -d -t xmaint-stage.XXXXXX) || hard "mktemp failed"
-trap 'rm -rf -- "$stage" "$stage.log"' EXIT
-if ! make -C "$builddir" install DESTDIR="$stage" >"$stage.log" 2>&1; then
-	tail -n 40 "$stage.log"
-	hard "make install DESTDIR=<stage> failed in $builddir"
-fi
+trap 'rm -rf -- "$stage" "$stage.log" "$stage.guest"' EXIT
+"$here/stage.sh" "$builddir" "$stage" || hard "staging the build failed"
 stage_hvm_extras "$stage"
 
+guest_overlay=$stage.guest
+
 log=${XMAINT_XENHOST_LOG:-$PWD/xenhost-console.log}
-"$here/xenhost.sh" run --stage "$stage" "${scenarios[@]}" --log "$log"
+"$here/xenhost.sh" run --stage "$stage" --guest-overlay "$guest_overlay" "${scenarios[@]}" --log "$log"
 rc=$?
 case $rc in
 0) exit 0 ;;

@@ -23,7 +23,7 @@ XH_OUT=$XH_CACHE/out
 # Debian packages installed in the build chroot.  xen-utils-4.17 gives the
 # toolstack; qemu-system-xen/seabios/ipxe-qemu the HVM device model and
 # firmware; acpica-tools iasl, to disassemble the ACPI tables HVM guests read.
-XH_CHROOT_PKGS="xen-utils-4.17 xenstore-utils busybox-static kmod iproute2 util-linux xz-utils"
+XH_CHROOT_PKGS="xen-utils-4.17 xenstore-utils busybox-static kmod iproute2 util-linux xz-utils nftables"
 XH_HVM_PKGS="qemu-system-xen seabios ipxe-qemu acpica-tools"
 # Packages fetched with apt-get download and unpacked with dpkg-deb -x.
 XH_XEN_PKG=xen-hypervisor-4.17-amd64
@@ -36,14 +36,17 @@ XH_HOST_PKGS="qemu-system-x86 debootstrap cpio debian-archive-keyring"
 # run (seen in 4 of 5 runs with it, in none of 3 without it).
 XH_TCG_CPU=max,-smap,-rdtscp,-xsave
 
-XH_DOM0_MODULES="xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-blkback tun bridge loop"
-XH_GUEST_MODULES="xen-netfront xen-blkfront e1000 8139cp"
+# nf_tables/nft_chain_nat/nft_nat: the service redirect (nftables DNAT)
+XH_DOM0_MODULES="xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-blkback tun bridge loop
+  nf_tables nft_chain_nat nft_nat"
+# xenfs/xen-evtchn/xen-gntdev/xen-gntalloc: the guest agent (xenstore, libxenvchan)
+XH_GUEST_MODULES="xen-netfront xen-blkfront e1000 8139cp xenfs xen-evtchn xen-gntdev xen-gntalloc"
 
 # dom0 binaries copied from the chroot (paths inside it).
 XH_XEN_BIN=/usr/lib/xen-4.17/bin
 XH_DOM0_XENBINS="xl xenstored xenconsoled xen-init-dom0 libxl-save-helper xenconsole
   xenstore-control lsevtchn xen-cpuid xen-hvmctx xen-diag readnotes xentop xenpm"
-XH_DOM0_FILES="/usr/bin/bash /usr/bin/busybox /usr/bin/kmod /usr/bin/ip /usr/bin/flock
+XH_DOM0_FILES="/usr/sbin/nft /usr/bin/bash /usr/bin/busybox /usr/bin/kmod /usr/bin/ip /usr/bin/flock
   /usr/bin/xenstore /usr/bin/xenstore-chmod /usr/bin/xenstore-exists /usr/bin/xenstore-list
   /usr/bin/xenstore-ls /usr/bin/xenstore-read /usr/bin/xenstore-rm /usr/bin/xenstore-watch
   /usr/bin/xenstore-write /usr/lib/x86_64-linux-gnu/libgcc_s.so.1"
@@ -680,6 +683,15 @@ cmd_run() {
 	[ -d "$XH_SRC/guest-overlay" ] && guest_overlays=("$XH_SRC/guest-overlay" "${guest_overlays[@]}")
 	exec 8>"$XH_CACHE/lock"
 	flock -s 8
+	# One test host at a time on this machine: TCG guests time out when
+	# QEMUs share the CPUs.  XMAINT_XENHOST_PARALLEL=1 skips the wait.
+	if [ "${XMAINT_XENHOST_PARALLEL:-0}" != 1 ]; then
+		exec 9>"$XH_CACHE/run.lock"
+		if ! flock -n 9; then
+			say "another test host runs on this machine; waiting for it to end"
+			flock 9
+		fi
+	fi
 
 	trap run_cleanup EXIT
 	trap 'exit 130' INT

@@ -1,0 +1,16 @@
+# The xmaint guest agent in every test guest: an address derived from the
+# domain id (10.99.D/256.D%256/16 on eth0; dom0 is 10.99.255.254 on xenbr0),
+# then the agent in the background with the applications of /etc/xmaint/apps.
+[ -x /usr/sbin/xmaint-agent ] || exit 0
+mkdir -p /proc/xen
+mount -t xenfs xenfs /proc/xen 2>/dev/null
+d=$(xmaint-agent --domid) || { echo "xh-agent: cannot read the domain id"; exit 0; }
+echo "$d" >/etc/xh-domid
+ip link set lo up
+if ip link show eth0 >/dev/null 2>&1; then
+	ip addr add "10.99.$((d / 256)).$((d % 256))/16" dev eth0
+	ip link set eth0 up
+fi
+mkdir -p /var/lib/counter /srv/www /var/log
+xmaint-agent >/var/log/xmaint-agent.log 2>&1 &
+echo "xh-agent: d$d agent started (pid $!)"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# stage.sh BUILD-DIR STAGE: what the Xen test host gets from a build.
+#  - STAGE: `make install DESTDIR=STAGE` of BUILD-DIR (dom0's xmaint), plus
+#    http-probe (tests/tools/), the client the workflow scenarios and the
+#    demo measure a service with;
+#  - STAGE.guest: the guests' ramdisk overlay: the static xmaint-agent with
+#    the test applications of agent-overlay/ (a web server, a counter).
+# Exit 1 with a message when something cannot be built.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+build=${1:?usage: stage.sh BUILD-DIR STAGE}
+stage=${2:?usage: stage.sh BUILD-DIR STAGE}
+
+if ! make -C "$build" install DESTDIR="$stage" >"$stage.log" 2>&1; then
+	tail -n 40 "$stage.log"
+	echo "stage.sh: make install DESTDIR=$stage failed in $build" >&2
+	exit 1
+fi
+mkdir -p "$stage/usr/local/bin"
+"${CC:-cc}" -O2 -static -s -o "$stage/usr/local/bin/http-probe" "$top/tests/tools/http-probe.c" || {
+	echo "stage.sh: cannot build tests/tools/http-probe.c statically (libc6-dev)" >&2
+	exit 1
+}
+rm -rf "$stage.guest"
+mkdir -p "$stage.guest/usr/sbin"
+cp -a "$here/agent-overlay/." "$stage.guest/"
+install -m 755 "$build/xmaint-agent/xmaint-agent" "$stage.guest/usr/sbin/xmaint-agent"
