@@ -290,6 +290,7 @@ static void ask_memory(agent_app *a)
         logmsg("%s: no answer from xmaintd to its memory request", a->name);
     else {
         a->granted = strstr(answer, "\"status\":\"ok\"") != NULL;
+        a->asks++;
         logmsg("%s: memory request for %llu KiB: %s", a->name, a->memory_kb, answer);
     }
     free(answer);
@@ -611,8 +612,8 @@ static void scan_control(void)
         unsigned len;
 
         errno = 0;
-        s = strtoul(ids[i], &end, 10);
-        if (errno || *end || end == ids[i] || strlen(ids[i]) > 12 || seq_done(s))
+        s = strtoull(ids[i], &end, 10);
+        if (errno || *end || end == ids[i] || strlen(ids[i]) > 20 || seq_done(s))
             continue;
         done_seq[done_n++ % 256] = s;
         snprintf(rp, sizeof(rp), MAINT_XS_AGENT_RESULT_FMT, domid, ids[i]);
@@ -841,10 +842,10 @@ int main(int argc, char **argv)
                 check_tree();
             /* running protected applications keep asking until granted
              * (a pair may be made after they started) */
-            if (beat % 10 == 0)
-                for (i = 0; i < napps; i++)
-                    if (apps[i].pid && apps[i].memory_kb && !apps[i].granted)
-                        ask_memory(&apps[i]);
+            for (i = 0; i < napps; i++)
+                if (apps[i].pid && apps[i].memory_kb && !apps[i].granted &&
+                    beat % (apps[i].asks < 6 ? 10 : 60) == 0)
+                    ask_memory(&apps[i]);
         }
     }
     put(state_path, "stopped");

@@ -28,6 +28,7 @@ typedef struct agent_app {
     char state[AGENT_MAX_STATE][256]; /* files or directories */
     unsigned long long memory_kb;     /* protect: memory asked of xmaintd at start */
     bool granted;                     /* xmaintd granted it */
+    unsigned asks;                    /* requests refused so far (backs off) */
     pid_t pid;                        /* 0: not running */
     const char *status;               /* "running", "stopped", "exited", "failed" */
 } agent_app;
