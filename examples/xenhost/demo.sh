@@ -38,7 +38,7 @@ summary() {
 	grep -q '"failed":0,' /run/demo.json
 }
 
-xh_step start-xmaintd xmaintd --state-dir /var/lib/xmaint --log-file /var/log/xmaintd.log
+xh_step start-xmaintd xmaintd --pidfile /run/xmaintd.pid --state-dir /var/lib/xmaint --log-file /var/log/xmaintd.log
 xh_step boot-guest boot
 xh_step service show xl-maint service add web "$VIP:80" web1
 xh_step status show xl-maint status

@@ -1,0 +1,277 @@
+# 40-workflows: a PV guest serves HTTP (busybox httpd, moved by redirect)
+# and runs a counter (moved with its state over libxenvchan), both managed by
+# xmaint-agent.  A client in dom0 asks the service address all the time.
+#  - hw-remove: the guest's second network interface is taken away: a
+#    substitute without it boots, takes the applications over, the original
+#    is shut down: the client sees no failed request, the counter continues
+#    (no reset, never two instances at once);
+#  - bad input: a workflow on a missing domain, a second one on a busy
+#    domain, garbage from an agent, an agent claiming another domain's app;
+#  - kill -9 of xmaintd at every step of an os-patch, the guest agent killed
+#    too: each restart resumes it, it finishes; the journal says what happened;
+#  - hw-add: a network interface is added back through a substitute;
+#  - reconfigure: restarted with more memory while a substitute serves;
+#  - a substitute crashing mid-step: the workflow rolls back.
+. /xh/lib.sh
+
+LOG=/var/log/xmaintd.log
+VIP=10.99.254.1
+G=wf-app
+STATE=/var/lib/xmaint
+xh_logs "$LOG" /var/log/xen/console/guest-$G.log /var/log/xen/console/guest-$G-sub.log \
+	/var/log/xen/console/guest-$G-sub2.log /run/probe.json
+
+domid() { xl domid "$1" 2>/dev/null; }
+# "set -e" ignores a failure after "!": negative checks go through nope.
+nope() {
+	if "$@"; then
+		echo "unexpectedly succeeded: $*"
+		return 1
+	fi
+	return 0
+}
+# fails CMD... must fail; its output (stdout+stderr) is left in $FAILS_OUT.
+fails() {
+	if FAILS_OUT=$("$@" 2>&1); then
+		echo "unexpectedly succeeded: $*: $FAILS_OUT"
+		return 1
+	fi
+	echo "$FAILS_OUT"
+}
+has_if() { xh_guest_exec "$1" 'ls -1 /sys/class/net' | tr -d '\r' | grep -qx "$2"; }
+running() { xl domid "$1" >/dev/null 2>&1; }
+xsr() { xenstore-read "$@" 2>/dev/null; }
+agent_ready() { [ "$(xsr "/local/domain/$(domid "$1")/xmaint/agent/state")" = ready ]; }
+app_status() { xsr "/local/domain/$(domid "$1")/xmaint/agent/apps/$2/status"; }
+app_running() { [ "$(app_status "$1" "$2")" = running ]; }
+
+start_daemon() {
+	xmaintd --pidfile /run/xmaintd.pid --state-dir "$STATE" --log-file "$LOG" "$@"
+	[ "$(xsr /local/domain/0/xmaint/daemon/state)" = running ]
+}
+
+boot() { # NAME
+	xh_guest_create "$1" pv 256 "vif = [ 'bridge=xenbr0', 'bridge=xenbr0' ]"
+	xh_wait_for 60 agent_ready "$1"
+	xh_wait_for 30 app_running "$1" web
+	xh_wait_for 30 app_running "$1" counter
+	xenstore-ls "/local/domain/$(domid "$1")/xmaint/agent"
+}
+
+service() {
+	xl-maint service add web "$VIP:80" "$G"
+	xl-maint service list
+	nft list table ip xmaint
+	http-probe "$VIP" 80 --duration-s 3 --out /run/probe0.json
+	cat /run/probe0.json
+	grep -q '"failed":0,' /run/probe0.json
+	grep -q "\"d$(domid "$G")\":[1-9]" /run/probe0.json
+}
+
+probe_start() {
+	rm -f /run/probe.stop /run/probe.json
+	http-probe "$VIP" 80 --interval-ms 20 --timeout-ms 3000 --stop-file /run/probe.stop \
+		--out /run/probe.json &
+	echo $! >/run/probe.pid
+}
+probe_stop() {
+	touch /run/probe.stop
+	xh_wait_for 20 test -s /run/probe.json
+	cat /run/probe.json
+}
+
+# The counter's log must be 1..N without a gap or a repeat, counted first by
+# FIRST then by SECOND (the domains), never interleaved.
+counter_continuous() { # GUEST FIRST-DOMID SECOND-DOMID
+	local out
+	out=$(xh_guest_exec "$1" 'cat /var/lib/counter/log') || return
+	awk -v a="d$2" -v b="d$3" '
+		{ if ($1 != NR) { print "counter line " NR " is " $1; bad = 1; exit }
+		  if ($2 == b) seen_b = 1
+		  else if ($2 == a) { if (seen_b) { print "d-old counted after d-new at " NR; bad = 1; exit } n_a++ }
+		  else { print "unexpected domain " $2; bad = 1; exit } }
+		END { if (bad) exit 1
+		      if (!n_a || !seen_b) { print "expected counts from both " a " and " b; exit 1 }
+		      print NR " values, continuous (" n_a " from " a ")" }' <<<"$(tr -d '\r' <<<"$out")"
+}
+
+hw_remove() {
+	local old new
+	old=$(domid "$G")
+	has_if "$G" eth1
+	probe_start
+	sleep 2
+	xl-maint hw-remove "$G" --remove vif:1 --drain 1000 --timeout 600
+	sleep 3
+	probe_stop
+	new=$(domid "$G-sub")
+	echo "original d$old, substitute d$new"
+	# the client: no failed request, answers from both instances
+	grep -q '"failed":0,' /run/probe.json
+	grep -q "\"d$old\":[1-9]" /run/probe.json
+	grep -q "\"d$new\":[1-9]" /run/probe.json
+	# the original is retired; the substitute has no eth1 and serves
+	nope running "$G"
+	nope has_if "$G-sub" eth1
+	has_if "$G-sub" eth0
+	app_running "$G-sub" web
+	app_running "$G-sub" counter
+	counter_continuous "$G-sub" "$old" "$new"
+	xl-maint workflow list
+	grep -h '"event"' "$STATE"/workflows/*.journal | tail -n 20
+}
+
+bad_input() {
+	local out sub id
+	# a workflow on a domain that does not exist
+	fails xl-maint os-patch no-such-domain --patch true
+	grep -q "no running domain no-such-domain" <<<"$FAILS_OUT"
+	# hw-remove without a device, a malformed BDF or device: usage errors
+	fails xl-maint hw-remove "$G-sub"
+	grep -q "say which device goes" <<<"$FAILS_OUT"
+	fails xl-maint hw-remove "$G-sub" --hide-pci 99:99.9
+	fails xl-maint hw-remove "$G-sub" --remove eth1
+	# a device the domain does not have: the workflow fails, nothing is left
+	fails xl-maint hw-remove "$G-sub" --name "$G-sub4" --remove vif:7
+	nope running "$G-sub4"
+	# a second workflow on a busy domain
+	sub=$G-sub
+	xl-maint os-patch "$sub" --name "$G-sub2" --patch 'sleep 20' --no-wait
+	fails xl-maint os-patch "$sub" --name "$G-sub3" --patch true
+	grep -q "busy with workflow" <<<"$FAILS_OUT"
+	id=$(xl-maint workflow list --json | grep -o '"id":"[^"]*os-patch[^"]*"' | tail -n1 | cut -d'"' -f4)
+	# abort it: it rolls back, the substitute of the substitute goes away
+	xl-maint workflow abort "$id"
+	fails xl-maint workflow wait "$id"
+	xl-maint workflow show "$id" | grep -q "rolled-back"
+	nope running "$G-sub2"
+	app_running "$sub" web
+	app_running "$sub" counter
+	# garbage from the agent: a spec that is not JSON, one for a huge app
+	# list, a name outside the rules; xmaintd logs and ignores them
+	d=$(domid "$sub")
+	xenstore-write "/local/domain/$d/xmaint/agent/apps/evil/spec" '{"mode":"redirect","port":99999}'
+	xenstore-write "/local/domain/$d/xmaint/agent/apps/bad..name/spec" '{"mode":"state"}'
+	xenstore-write "/local/domain/$d/xmaint/agent/apps/junk/spec" "$(head -c 3000 /dev/urandom | base64 -w0 | head -c 3000)"
+	xl-maint status >/dev/null
+	xenstore-rm "/local/domain/$d/xmaint/agent/apps/evil"
+	xenstore-rm "/local/domain/$d/xmaint/agent/apps/bad..name"
+	xenstore-rm "/local/domain/$d/xmaint/agent/apps/junk"
+	grep -c "refused" "$LOG" || true
+}
+
+# hw-add: a network interface comes back; only the substitute gets it.
+hw_add() {
+	nope has_if "$G-sub" eth1
+	probe_start
+	sleep 1
+	xl-maint hw-add "$G-sub" --name "$G" --add vif:bridge=xenbr0 --drain 500
+	sleep 2
+	probe_stop
+	grep -q '"failed":0,' /run/probe.json
+	nope running "$G-sub"
+	has_if "$G" eth1
+	app_running "$G" web
+	app_running "$G" counter
+}
+
+# kill -9 of xmaintd at every step of one os-patch workflow, one after the
+# other: each restarted daemon resumes the workflow from its journal and is
+# killed again at the next step (XMAINT_FAULT); the last one finishes it.
+# The guest agent in the substitute is killed and restarted mid-workflow too.
+daemon_dies_at() { # STEP
+	local since
+	since=$(wc -l <"$LOG")
+	XMAINT_FAULT=$1 start_daemon
+	xh_wait_for 600 nope pgrep -x xmaintd
+	tail -n +"$since" "$LOG" | grep "XMAINT_FAULT=$1: killing"
+}
+
+killed_everywhere() {
+	local id step
+	kill "$(cat /run/xmaintd.pid)"
+	xh_wait_for 20 nope pgrep -x xmaintd
+	XMAINT_FAULT=substitute start_daemon
+	xl-maint os-patch "$G" --name "$G-sub" --patch 'echo again >/etc/xh-patched2' \
+		--drain 500 --no-wait
+	xh_wait_for 60 nope pgrep -x xmaintd
+	grep "XMAINT_FAULT=substitute: killing" "$LOG"
+	id=$(ls -t "$STATE"/workflows/ | grep journal | head -n1 | sed 's/\.journal$//')
+	for step in patch transfer switch retire; do
+		daemon_dies_at "$step"
+		if [ "$step" = patch ]; then
+			# the new domain's agent dies and comes back while xmaintd is down
+			xh_guest_exec "$G-sub" 'pkill -x xmaint-agent; sleep 1; xmaint-agent >>/var/log/xmaint-agent.log 2>&1 &'
+		fi
+	done
+	start_daemon
+	xl-maint workflow wait "$id"
+	grep -c "resuming" "$LOG"
+	[ "$(grep -c "workflow $id: resuming" "$LOG")" -ge 5 ]
+	nope running "$G"
+	app_running "$G-sub" web
+	app_running "$G-sub" counter
+	app_running "$G-sub" kv
+	[ "$(xh_guest_exec "$G-sub" 'cat /etc/xh-patched2' | tr -d '\r')" = again ]
+	# the journal tells the story
+	grep -h '"event"' "$STATE/workflows/$id.journal" | cut -c1-160
+	grep -q '"event":"end","state":"done"' "$STATE/workflows/$id.journal"
+}
+
+# reconfigure: the applications move to a substitute while the guest is
+# restarted with more memory, then come back; the client sees no failure.
+reconfigure() {
+	probe_start
+	sleep 1
+	xl-maint reconfigure "$G-sub" --name "$G" --set memory=320 --drain 500
+	sleep 2
+	probe_stop
+	grep -q '"failed":0,' /run/probe.json
+	xl list "$G-sub"
+	[ "$(xl list "$G-sub" | awk 'NR == 2 { print $3 }')" -ge 319 ]
+	nope running "$G"
+	app_running "$G-sub" web
+	app_running "$G-sub" counter
+	[ "$(xsr "/local/domain/$(domid "$G-sub")/xmaint/role")" = reconfigured ]
+}
+
+# A guest crash mid-step: the substitute is destroyed while its patch runs;
+# the workflow rolls back and the applications stay (or come back) home.
+substitute_crash() {
+	local id
+	xl-maint os-patch "$G-sub" --name "$G" --patch 'sleep 60' --no-wait
+	id=$(xl-maint workflow list --json | grep -o '"id":"[^"]*"' | tail -n1 | cut -d'"' -f4)
+	xh_wait_for 300 sh -c "xl-maint workflow show $id | grep -q 'step: *patch'"
+	xl destroy "$G"
+	fails xl-maint workflow wait "$id"
+	xl-maint workflow show "$id" | grep -q "rolled-back"
+	nope running "$G"
+	app_running "$G-sub" web
+	app_running "$G-sub" counter
+	http-probe "$VIP" 80 --duration-s 2 | grep -q '"failed":0,'
+}
+
+cleanup() {
+	xl-maint service remove web
+	kill "$(cat /run/xmaintd.pid)" 2>/dev/null
+	for n in "$G" "$G-sub" "$G-sub2" "$G-sub4"; do xl destroy "$n" 2>/dev/null; done
+	true
+}
+
+fresh_daemon() {
+	# a daemon an earlier scenario left behind goes first
+	pkill -x xmaintd || true
+	xh_wait_for 20 nope pgrep -x xmaintd
+	start_daemon
+}
+
+xh_step daemon fresh_daemon
+xh_step boot boot "$G"
+xh_step service service
+xh_step hw-remove hw_remove
+xh_step bad-input bad_input
+xh_step hw-add hw_add
+xh_step killed-everywhere killed_everywhere
+xh_step reconfigure reconfigure
+xh_step substitute-crash substitute_crash
+xh_step cleanup cleanup
