@@ -4,7 +4,8 @@
 # their memory on demand; an application reported "minor" restarts in
 # place, one reported "major" moves to the standby with its memory; the
 # active crashes (xl destroy) and the standby serves web with the memory
-# moved.  The resource table is checked after each.
+# moved.  The resource table is checked after each, and after a kill -9 of
+# xmaintd (the restarted daemon has the same table).
 . /xh/lib.sh
 
 LOG=/var/log/xmaintd.log
@@ -94,6 +95,18 @@ major() {
 	xl-maint standby show
 }
 
+# kill -9 of the daemon: the restarted one has the same table and still
+# watches the pair
+restart() {
+	local before
+	before=$(table)
+	kill -9 "$(cat /run/xmaintd.pid)"
+	xh_wait_for 20 nope pgrep -x xmaintd
+	xmaintd --pidfile /run/xmaintd.pid --state-dir /var/lib/xmaint --log-file "$LOG"
+	grep -q "resource table restored: 1 pair(s), 2 area(s)" "$LOG"
+	[ "$(table)" = "$before" ]
+}
+
 crash() {
 	local t0 t1 sid
 	sid=$(domid "$S")
@@ -124,5 +137,6 @@ xh_step bad-input bad_input
 xh_step create create
 xh_step minor minor
 xh_step major major
+xh_step restart restart
 xh_step crash crash
 xh_step cleanup cleanup
