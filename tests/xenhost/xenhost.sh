@@ -23,7 +23,8 @@ XH_OUT=$XH_CACHE/out
 # Debian packages installed in the build chroot.  xen-utils-4.17 gives the
 # toolstack; qemu-system-xen/seabios/ipxe-qemu the HVM device model and
 # firmware; acpica-tools iasl, to disassemble the ACPI tables HVM guests read.
-XH_CHROOT_PKGS="xen-utils-4.17 xenstore-utils busybox-static kmod iproute2 util-linux xz-utils nftables"
+# nftables: the service redirect; procps: pgrep/pkill for the scenarios.
+XH_CHROOT_PKGS="xen-utils-4.17 xenstore-utils busybox-static kmod iproute2 util-linux xz-utils nftables procps"
 XH_HVM_PKGS="qemu-system-xen seabios ipxe-qemu acpica-tools"
 # Packages fetched with apt-get download and unpacked with dpkg-deb -x.
 XH_XEN_PKG=xen-hypervisor-4.17-amd64
@@ -46,7 +47,7 @@ XH_GUEST_MODULES="xen-netfront xen-blkfront e1000 8139cp xenfs xen-evtchn xen-gn
 XH_XEN_BIN=/usr/lib/xen-4.17/bin
 XH_DOM0_XENBINS="xl xenstored xenconsoled xen-init-dom0 libxl-save-helper xenconsole
   xenstore-control lsevtchn xen-cpuid xen-hvmctx xen-diag readnotes xentop xenpm"
-XH_DOM0_FILES="/usr/sbin/nft /usr/bin/bash /usr/bin/busybox /usr/bin/kmod /usr/bin/ip /usr/bin/flock
+XH_DOM0_FILES="/usr/sbin/nft /usr/bin/pgrep /usr/bin/pkill /usr/bin/bash /usr/bin/busybox /usr/bin/kmod /usr/bin/ip /usr/bin/flock
   /usr/bin/xenstore /usr/bin/xenstore-chmod /usr/bin/xenstore-exists /usr/bin/xenstore-list
   /usr/bin/xenstore-ls /usr/bin/xenstore-read /usr/bin/xenstore-rm /usr/bin/xenstore-watch
   /usr/bin/xenstore-write /usr/lib/x86_64-linux-gnu/libgcc_s.so.1"

@@ -201,7 +201,7 @@ killed_everywhere() {
 		daemon_dies_at "$step"
 		if [ "$step" = patch ]; then
 			# the new domain's agent dies and comes back while xmaintd is down
-			xh_guest_exec "$G-sub" 'pkill -x xmaint-agent; sleep 1; xmaint-agent >>/var/log/xmaint-agent.log 2>&1 &'
+			xh_guest_exec "$G-sub" 'killall xmaint-agent; sleep 1; xmaint-agent >>/var/log/xmaint-agent.log 2>&1 &'
 		fi
 	done
 	start_daemon
