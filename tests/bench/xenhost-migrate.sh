@@ -27,7 +27,11 @@ probe() { # VIP PORT OUT
 }
 
 setup() {
-	xmaintd --state-dir /var/lib/xmaint --log-file /var/log/xmaintd.log
+	pkill -x xmaintd || true          # one an earlier scenario left running
+	sleep 1
+	xmaintd --pidfile /run/xmaintd.pid --state-dir /var/lib/xmaint --log-file /var/log/xmaintd.log
+	xl-maint service remove web >/dev/null 2>&1 || true
+	xl-maint service remove kv >/dev/null 2>&1 || true
 	xh_guest_create bm pv 256 "vif = [ 'bridge=xenbr0' ]"
 	xh_wait_for 60 agent_ready bm
 	sleep 3

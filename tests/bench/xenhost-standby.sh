@@ -18,7 +18,10 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 answers_from() { http-probe "$VIP" 80 --duration-s 1 --timeout-ms 500 | grep -q "\"d$1\":[1-9]"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-pgrep -x xmaintd >/dev/null || xmaintd --pidfile /run/xmaintd.pid --state-dir /var/lib/xmaint --log-file /var/log/xmaintd.log
+pkill -x xmaintd || true          # one an earlier scenario left running
+sleep 1
+rm -f /var/lib/xmaint/standby.json  # a fresh table for the measurement
+xmaintd --pidfile /run/xmaintd.pid --state-dir /var/lib/xmaint --log-file /var/log/xmaintd.log
 fail=() cold=() rate=()
 for r in $(seq 1 "$ROUNDS"); do
 	a=ba$r s=bs$r

@@ -24,8 +24,12 @@
 #    hidden range; the original's have both;
 #  - the original still sees both NICs (config space and Linux);
 #  - destroying the substitute ends the shim.
+# Needs in dom0: the patched hvmloader and xh-pcicfg (test-xenhost.sh stages
+# both; README.md, "Staging by hand"), iasl (in the host image).
+# About 3.5 min on an idle machine; each guest re-created after a TCG triple
+# fault adds ~1.5 min.
 
-# HVM guests under TCG boot in 55-120 s (more on a busy machine).
+# HVM guests here boot in ~100 s under TCG (more on a busy machine).
 XH_STEP_TIMEOUT=${XH_STEP_TIMEOUT:-600}
 XH_HVM_GUEST_TIMEOUT=${XH_HVM_GUEST_TIMEOUT:-300}
 . /xh/lib.sh

@@ -59,6 +59,7 @@ boot() { # NAME
 }
 
 service() {
+	xl-maint service remove web >/dev/null 2>&1 || true   # an earlier scenario's
 	xl-maint service add web "$VIP:80" "$G"
 	xl-maint service list
 	nft list table ip xmaint

@@ -38,6 +38,7 @@ setup() {
 	xh_wait_for 60 app_running "$G" web
 	pci_lines /var/log/xen/console/$G.serial
 	pci_lines /var/log/xen/console/$G.serial | grep -q '^XH-PCI 0000:00:05.0 0x10ec:0x8139'
+	xl-maint service remove web >/dev/null 2>&1 || true   # an earlier scenario's
 	xl-maint service add web "$VIP:80" "$G"
 	http-probe "$VIP" 80 --duration-s 2 | grep -q '"failed":0,'
 }

@@ -38,6 +38,7 @@ setup() {
 	xh_wait_for 60 agent_ready "$A"
 	xh_wait_for 60 agent_ready "$S"
 	xh_wait_for 30 app_running "$A" web
+	xl-maint service remove web >/dev/null 2>&1 || true   # an earlier scenario's
 	xl-maint service add web "$VIP:80" "$A"
 }
 
