@@ -11,6 +11,7 @@
 #include <libxl_utils.h>
 
 #include "internal.h"
+#include "schema.h"
 
 /*
  * Two xenstore connections: libxenstore starts a reader thread on a handle
@@ -216,6 +217,20 @@ static int fill_info(struct port_xen *px, const libxl_dominfo *d,
     info->type = d->domid == 0 ? MAINT_DOMAIN_TYPE_PV : dominfo_type(d);
     info->mem_actual_kb = d->current_memkb;
     info->mem_max_kb = d->max_memkb;
+    {
+        /* Xen's max_pages follows the target; the static maximum (xl.cfg
+         * maxmem) is what libxl keeps in xenstore */
+        char path[64], *v;
+        unsigned len;
+
+        snprintf(path, sizeof(path), MAINT_XS_DOMAIN_STATIC_MAX_FMT, d->domid);
+        if ((v = xs_read(px->xs, XBT_NULL, path, &len))) {
+            unsigned long long kb = strtoull(v, NULL, 10);
+            if (kb > info->mem_max_kb)
+                info->mem_max_kb = kb;
+            free(v);
+        }
+    }
     if (libxl_get_memory_target(px->ctx, d->domid, &target) == 0)
         info->mem_target_kb = target;
     else

@@ -11,6 +11,7 @@
 #define MAINT_XS_DOMAINS          "/local/domain"
 #define MAINT_XS_DOMAIN_FMT       "/local/domain/%u"
 #define MAINT_XS_DOMAIN_NAME_FMT  "/local/domain/%u/name"
+#define MAINT_XS_DOMAIN_STATIC_MAX_FMT "/local/domain/%u/memory/static-max"
 /* Relative to the caller's own home: a guest learns its domid here. */
 #define MAINT_XS_SELF_DOMID       "domid"
 #define MAINT_XS_ROOT_FMT         "/local/domain/%u/xmaint"
