@@ -460,7 +460,26 @@ MAINT_EXPORT int maint_domain_retire(maint_ctx *ctx, uint32_t domid, unsigned ti
             sleep_ms(200);
         }
     }
-    /* shut down (or never answering): the toolstack's part is destroy */
+    /* Shut down: the toolstack that created it (xl's per-domain process,
+     * libvirt, ...) usually reaps it at once; give it a moment first. */
+    {
+        uint64_t reap_end = now_ms() + 10000;
+        while (ctx->port.ops->xs_introduced(ctx->port.priv, domid) && now_ms() < reap_end) {
+            maint_domain_info info;
+            bool down;
+
+            maint_domain_info_init(&info);
+            down = ctx->port.ops->domain_info(ctx->port.priv, domid, &info) != MAINT_OK ||
+                   info.state == MAINT_DOMAIN_STATE_SHUTDOWN ||
+                   info.state == MAINT_DOMAIN_STATE_DYING ||
+                   info.state == MAINT_DOMAIN_STATE_CRASHED;
+            maint_domain_info_dispose(&info);
+            if (!down)
+                break;                 /* still running: it did not shut down */
+            sleep_ms(200);
+        }
+    }
+    /* still there (or never answering): the toolstack's part is destroy */
     if (ctx->port.ops->xs_introduced(ctx->port.priv, domid)) {
         maint_domain_info info;
 
@@ -471,6 +490,11 @@ MAINT_EXPORT int maint_domain_retire(maint_ctx *ctx, uint32_t domid, unsigned ti
                  timeout_ms / 1000);
         maint_domain_info_dispose(&info);
         rc = ctx->port.ops->domain_destroy(ctx->port.priv, domid);
+        /* someone else reaped it meanwhile: it is gone, which is the point */
+        if (rc && !ctx->port.ops->xs_introduced(ctx->port.priv, domid))
+            rc = MAINT_OK;
+    } else {
+        rc = MAINT_OK;
     }
     return rc;
 }
