@@ -152,11 +152,11 @@ bad_input() {
 	# list, a name outside the rules; xmaintd logs and ignores them
 	d=$(domid "$sub")
 	xenstore-write "/local/domain/$d/xmaint/agent/apps/evil/spec" '{"mode":"redirect","port":99999}'
-	xenstore-write "/local/domain/$d/xmaint/agent/apps/bad..name/spec" '{"mode":"state"}'
+	xenstore-write "/local/domain/$d/xmaint/agent/apps/bad@name/spec" '{"mode":"state"}'
 	xenstore-write "/local/domain/$d/xmaint/agent/apps/junk/spec" "$(head -c 3000 /dev/urandom | base64 -w0 | head -c 3000)"
 	xl-maint status >/dev/null
 	xenstore-rm "/local/domain/$d/xmaint/agent/apps/evil"
-	xenstore-rm "/local/domain/$d/xmaint/agent/apps/bad..name"
+	xenstore-rm "/local/domain/$d/xmaint/agent/apps/bad@name"
 	xenstore-rm "/local/domain/$d/xmaint/agent/apps/junk"
 	grep -c "refused" "$LOG" || true
 }

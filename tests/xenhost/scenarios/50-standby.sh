@@ -68,9 +68,12 @@ create() {
 	[ "$(owner_of web)" = "$(domid "$A")" ]
 	near "$(target_kb active)" $(((256 + 32 + 16) * 1024))
 	xh_wait_for 30 sh -c "[ \$(xl list $A | awk 'NR == 2 { print \$3 }') -ge 300 ]"
-	# a guest asking for absurd memory is refused, nothing changes
+	# a guest naming an application it does not hold is refused, nothing changes
+	local before out
 	before=$(table)
-	xh_guest_exec "$A" 'xmaint-agent --fault nosuchapp major' | grep -q "holds no such area"
+	out=$(xh_guest_exec "$A" 'xmaint-agent --fault nosuchapp major') && return 1
+	echo "$out"
+	grep -q "holds no such area" <<<"$out"
 	[ "$(table)" = "$before" ]
 }
 
