@@ -26,8 +26,8 @@
 #  - destroying the substitute ends the shim.
 # Needs in dom0: the patched hvmloader and xh-pcicfg (test-xenhost.sh stages
 # both; README.md, "Staging by hand"), iasl (in the host image).
-# About 3.5 min on an idle machine; each guest re-created after a TCG triple
-# fault adds ~1.5 min.
+# About 3-3.5 min on an idle machine; each guest re-created after a TCG
+# triple fault adds ~1.5 min.
 
 # HVM guests here boot in ~100 s under TCG (more on a busy machine).
 XH_STEP_TIMEOUT=${XH_STEP_TIMEOUT:-600}
@@ -143,12 +143,14 @@ prepare() {
 	echo $! >"$W/recv.pid"
 }
 
-# Under TCG an HVM guest now and then triple-faults (README.md): while
-# booting, and once here even idle, after its probe: the original and the
-# substitute get two retries, and an original found dead is booted again.
+# Under TCG an HVM guest now and then triple-faults (README.md), while
+# booting or even idle, most likely in Xen's RDTSC emulation:
+# tsc_mode = "native" (inherited by the substitute) leaves RDTSC to the
+# guest, and the original and the substitute get two retries; an original
+# found dead later is booted again.
 original() {
 	XH_GUEST_RETRIES=2 XH_GUEST_RAMDISK=$W/initrd.img xh_guest_create "$O" hvm 256 \
-		"maxvcpus = 2" "$NICS"
+		"maxvcpus = 2" "$NICS" 'tsc_mode = "native"'
 }
 original_running() {
 	xl domid "$O" >/dev/null 2>&1 && return 0
