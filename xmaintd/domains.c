@@ -224,6 +224,9 @@ static void domain_remove(xmd *d, xmd_domain *dom)
     }
     xmd_domain_death_disable(d, dom);
     g_message("d%u (%s): domain departed", dom->domid, xmd_domain_label(dom));
+    /* an active that went without a death event (e.g. while the daemon
+     * restarted) fails over all the same */
+    xmd_standby_domain_gone(d, dom->domid, "departed");
     g_hash_table_remove(d->domains, GUINT_TO_POINTER(dom->domid));
 }
 

@@ -330,7 +330,12 @@ static gboolean stall_tick(gpointer data)
             g_hash_table_insert(s->beats, GUINT_TO_POINTER(p->active), b);
         }
         maint_domain_info_init(&info);
-        maint_domain_info_get(d->ctx, p->active, &info);
+        if (maint_domain_info_get(d->ctx, p->active, &info) != MAINT_OK) {
+            free(v);
+            maint_domain_info_dispose(&info);
+            failover(d, p, "gone");
+            return G_SOURCE_CONTINUE;
+        }
         if (v && (!b->value || strcmp(v, b->value))) {
             g_free(b->value);
             b->value = g_strndup(v, 32);
@@ -340,7 +345,8 @@ static gboolean stall_tick(gpointer data)
                    now - b->changed_us > (gint64)s->stall_s * G_USEC_PER_SEC) {
             g_autofree char *why = g_strdup_printf(
                 "heartbeat stuck at %s for %u s, vCPU time +%llu ms meanwhile", b->value,
-                s->stall_s, (unsigned long long)((info.cpu_time_ns - b->cpu_ns) / 1000000));
+                s->stall_s, (unsigned long long)(info.cpu_time_ns > b->cpu_ns ?
+                                                 (info.cpu_time_ns - b->cpu_ns) / 1000000 : 0));
             free(v);
             maint_domain_info_dispose(&info);
             failover(d, p, why);

@@ -14,7 +14,7 @@ xh_logs /var/log/xmaintd.log
 
 domid() { xl domid "$1" 2>/dev/null; }
 agent_ready() { [ "$(xenstore-read "/local/domain/$(domid "$1")/xmaint/agent/state" 2>/dev/null)" = ready ]; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 answers_from() { http-probe "$VIP" 80 --duration-s 1 --timeout-ms 500 | grep -q "\"d$1\":[1-9]"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 

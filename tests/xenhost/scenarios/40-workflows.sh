@@ -255,7 +255,7 @@ substitute_crash() {
 cleanup() {
 	xl-maint service remove web
 	kill "$(cat /run/xmaintd.pid)" 2>/dev/null
-	for n in "$G" "$G-sub" "$G-sub2" "$G-sub4"; do xl destroy "$n" 2>/dev/null; done
+	for n in "$G" "$G-sub" "$G-sub2" "$G-sub4"; do xl destroy "$n" 2>/dev/null || true; done
 	true
 }
 
