@@ -4,8 +4,15 @@
 #    http-probe (tests/tools/), the client the workflow scenarios and the
 #    demo measure a service with;
 #  - STAGE.guest: the guests' ramdisk overlay: the static xmaint-agent with
-#    the test applications of agent-overlay/ (a web server, a counter).
-# Exit 1 with a message when something cannot be built.
+#    the test applications of agent-overlay/ (a web server, a counter);
+#  - for the HVM scenario (25-hvm-hide): xmaint's patched hvmloader as
+#    STAGE/usr/lib/xmaint/hvmloader, built by hvmloader-patches/
+#    build-hvmloader.sh from Debian's Xen source (fetched and built once,
+#    cached under $XMAINT_CACHE/hvmloader), and xh-pcicfg (guest-tools/), a
+#    static program that scenario puts into its guests' ramdisk, as
+#    STAGE/usr/share/xenhost/guest-tools/xh-pcicfg.
+# Exit 1 with a message when something cannot be built; 77 when the
+# hvmloader source cannot be fetched or its build tools are missing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -20,6 +27,18 @@ fi
 mkdir -p "$stage/usr/local/bin"
 "${CC:-cc}" -O2 -static -s -o "$stage/usr/local/bin/http-probe" "$top/tests/tools/http-probe.c" || {
 	echo "stage.sh: cannot build tests/tools/http-probe.c statically (libc6-dev)" >&2
+	exit 1
+}
+rc=0
+"$top/hvmloader-patches/build-hvmloader.sh" -q --out "$stage/usr/lib/xmaint" || rc=$?
+case $rc in
+0) ;;
+3 | 4) echo "stage.sh: the patched hvmloader cannot be built here (build-hvmloader.sh exit $rc)" >&2; exit 77 ;;
+*) echo "stage.sh: build-hvmloader.sh failed (exit $rc)" >&2; exit 1 ;;
+esac
+mkdir -p "$stage/usr/share/xenhost/guest-tools"
+"${CC:-cc}" -O2 -static -s -o "$stage/usr/share/xenhost/guest-tools/xh-pcicfg" "$here/guest-tools/xh-pcicfg.c" || {
+	echo "stage.sh: cannot build tests/xenhost/guest-tools/xh-pcicfg.c statically (libc6-dev)" >&2
 	exit 1
 }
 rm -rf "$stage.guest"

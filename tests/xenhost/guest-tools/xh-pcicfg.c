@@ -9,7 +9,7 @@
  *   xh-pcicfg BB:DD.F [REG]...   one line per register (default 0x00):
  *                                "BB:DD.F REG 0xVVVVVVVV"
  *
- * Built with gcc -static at test time (test-xenhost.sh) and put into the
+ * Built with gcc -static at test time (tests/xenhost/stage.sh) and put into the
  * guests' ramdisk by the scenarios that need it.  Needs root (iopl).
  */
 #include <stdio.h>

@@ -24,7 +24,7 @@
 #    hidden range; the original's have both;
 #  - the original still sees both NICs (config space and Linux);
 #  - destroying the substitute ends the shim.
-# Needs in dom0: the patched hvmloader and xh-pcicfg (test-xenhost.sh stages
+# Needs in dom0: the patched hvmloader and xh-pcicfg (tests/xenhost/stage.sh stages
 # both; README.md, "Staging by hand"), iasl (in the host image).
 # About 3-3.5 min on an idle machine; each guest re-created after a TCG
 # triple fault adds ~1.5 min.
@@ -56,7 +56,7 @@ find_hvmloader() {
 	for f in ${XH_HVMLOADER:-} /usr/lib/xmaint/hvmloader /usr/local/lib/xmaint/hvmloader; do
 		[ -s "$f" ] && { echo "$f"; return 0; }
 	done
-	echo "no patched hvmloader in dom0: stage it (hvmloader-patches/build-hvmloader.sh --out STAGE/usr/lib/xmaint; test-xenhost.sh does) or set XH_HVMLOADER" >&2
+	echo "no patched hvmloader in dom0: stage it (hvmloader-patches/build-hvmloader.sh --out STAGE/usr/lib/xmaint; tests/xenhost/stage.sh does) or set XH_HVMLOADER" >&2
 	return 1
 }
 
@@ -118,7 +118,7 @@ prepare() {
 	local loader cpio
 	loader=$(find_hvmloader)
 	echo "patched hvmloader: $loader ($(sha256sum <"$loader" | cut -c1-16))"
-	[ -x "$PCICFG" ] || { echo "no $PCICFG in dom0 (test-xenhost.sh stages it; or set XH_PCICFG)"; return 1; }
+	[ -x "$PCICFG" ] || { echo "no $PCICFG in dom0 (tests/xenhost/stage.sh stages it; or set XH_PCICFG)"; return 1; }
 	command -v iasl >/dev/null || { echo "no iasl in dom0 (acpica-tools in the host image)"; return 1; }
 	rm -rf "$W"
 	mkdir -p "$W/tree/etc/xh-guest.d" "$W/tree/usr/bin"
