@@ -27,6 +27,7 @@ probe() { # VIP PORT OUT
 }
 
 setup() {
+	mkdir -p /var/tmp                 # where xl save writes
 	pkill -x xmaintd || true          # one an earlier scenario left running
 	sleep 1
 	xmaintd --pidfile /run/xmaintd.pid --state-dir /var/lib/xmaint --log-file /var/log/xmaintd.log
