@@ -100,7 +100,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	if [ $((r % 2)) = 1 ]; then by_hand "$r"; with_tool "$r"; else with_tool "$r"; by_hand "$r"; fi
 	echo "BENCH round $r ($TYPE): xl create $m s, xl maint substitute $t s"
 done
-med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2] + a[NR/2+1]) / 2}'; }
 if [ ${#manual[@]} -gt 0 ] && [ ${#tool[@]} -gt 0 ]; then
 	m=$(med "${manual[@]}") t=$(med "${tool[@]}")
 	echo "BENCH median ($TYPE, ${#manual[@]}/${#tool[@]} rounds): xl create + boot $m s; xl maint substitute to ready $t s; ratio $(awk -v a="$t" -v b="$m" 'BEGIN{printf "%.2f", a/b}') (goal <= 1.1)"
