@@ -708,7 +708,7 @@ int main(int argc, char **argv)
     const char *fault_app = NULL;
     char *v;
     unsigned len, i, beat = 0;
-    int c, fd;
+    int c;
     time_t last_beat = 0;
 
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -823,7 +823,6 @@ int main(int argc, char **argv)
      * libxenstore start a reader thread, and one connection, synchronous,
      * is all this small static program needs.
      */
-    (void)fd;
     while (!stop_flag) {
         time_t now;
 

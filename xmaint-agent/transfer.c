@@ -337,7 +337,6 @@ int agent_state_recv(int peer, const char *path, agent_app *app, char **err_r)
     struct libxenvchan *vc;
     char line[LINE_MAX_LEN];
     int64_t deadline = now_ms() + CONNECT_TIMEOUT * 1000;
-    unsigned files = 0;
     int rc = -1;
 
     vc = libxenvchan_server_init(NULL, peer, path, 0, 0);
@@ -388,7 +387,6 @@ int agent_state_recv(int peer, const char *path, agent_app *app, char **err_r)
                 goto bad;
             if (recv_file(vc, end + 1, mode, size, err_r) < 0)
                 goto out;
-            files++;
         } else {
             goto bad;
         }
@@ -412,6 +410,5 @@ out:
         vc_write_all(vc, msg, (size_t)n);
     }
     libxenvchan_close(vc);
-    (void)files;
     return rc;
 }

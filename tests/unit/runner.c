@@ -37,6 +37,36 @@ void unit_check_output(const char *module, const char *name, const char *actual)
     CU_ASSERT_STRING_EQUAL(actual, expected);
 }
 
+unsigned unit_each_case(const char *module, char *(*verdict)(const char *buf, size_t len))
+{
+    const char *srcdir = getenv("top_srcdir");
+    g_autofree char *dir = g_strdup_printf("%s/tests/data/%s", srcdir ? srcdir : ".", module);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    unsigned cases = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *path = NULL, *buf = NULL, *base = NULL;
+        char *v;
+        gsize len;
+
+        if (!g_str_has_suffix(name, ".in"))
+            continue;
+        path = g_build_filename(dir, name, NULL);
+        CU_ASSERT_FATAL(g_file_get_contents(path, &buf, &len, NULL));
+        /* files end with a newline that is not part of the value */
+        if (len && buf[len - 1] == '\n')
+            len--;
+        v = verdict(buf, len);
+        base = g_strndup(name, strlen(name) - 3);
+        unit_check_output(module, base, v ? v : "(no verdict)");
+        g_free(v);
+        cases++;
+    }
+    return cases;
+}
+
 int main(void)
 {
     int failed;

@@ -13,41 +13,26 @@ static const char *mode_name(maint_app_mode m)
 }
 
 /* tests/data/agent/<case>.in is a spec value; <case>.out the verdict. */
+static char *spec_verdict(const char *buf, size_t len)
+{
+    maint_app app;
+    char *why = NULL, *v;
+    int rc;
+
+    memset(&app, 0, sizeof(app));
+    rc = maint__app_spec_parse(buf, len, &app, &why);
+    if (rc == MAINT_OK)
+        v = g_strdup_printf("ok mode=%s port=%u state=%u", mode_name(app.mode), app.port,
+                            app.nr_state);
+    else
+        v = g_strdup_printf("error %s: %s", maint_strerror(rc), why ? why : "?");
+    free(why);
+    return v;
+}
+
 static void test_spec_cases(void)
 {
-    const char *srcdir = getenv("top_srcdir");
-    g_autofree char *dir = g_strdup_printf("%s/tests/data/agent", srcdir ? srcdir : ".");
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    unsigned cases = 0;
-
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *path = NULL, *buf = NULL, *verdict = NULL, *base = NULL;
-        maint_app app;
-        char *why = NULL;
-        gsize len;
-        int rc;
-
-        if (!g_str_has_suffix(name, ".in"))
-            continue;
-        path = g_build_filename(dir, name, NULL);
-        CU_ASSERT_FATAL(g_file_get_contents(path, &buf, &len, NULL));
-        if (len && buf[len - 1] == '\n')
-            len--;
-        memset(&app, 0, sizeof(app));
-        rc = maint__app_spec_parse(buf, len, &app, &why);
-        if (rc == MAINT_OK)
-            verdict = g_strdup_printf("ok mode=%s port=%u state=%u", mode_name(app.mode),
-                                      app.port, app.nr_state);
-        else
-            verdict = g_strdup_printf("error %s: %s", maint_strerror(rc), why ? why : "?");
-        base = g_strndup(name, strlen(name) - 3);
-        unit_check_output("agent", base, verdict);
-        free(why);
-        cases++;
-    }
-    CU_ASSERT(cases >= 8);
+    CU_ASSERT(unit_each_case("agent", spec_verdict) >= 8);
 }
 
 static void test_names(void)

@@ -8,42 +8,24 @@
 #include "schema.h"
 
 /* tests/data/request/<case>.in is a request value; <case>.out the verdict. */
+static char *request_verdict(const char *buf, size_t len)
+{
+    maint__request req;
+    char *err = NULL, *v;
+    int rc = maint__request_parse(buf, len, &req, &err);
+
+    if (rc == MAINT_OK)
+        v = g_strdup_printf("ok op=%s args=%s", req.op, req.args_json ? req.args_json : "(none)");
+    else
+        v = g_strdup_printf("error %s: %s", maint_strerror(rc), err);
+    maint__request_dispose(&req);
+    free(err);
+    return v;
+}
+
 static void test_parse_cases(void)
 {
-    const char *srcdir = getenv("top_srcdir");
-    g_autofree char *dir = g_strdup_printf("%s/tests/data/request", srcdir ? srcdir : ".");
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    unsigned cases = 0;
-
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *path = NULL, *buf = NULL, *verdict = NULL, *base = NULL;
-        maint__request req;
-        char *err = NULL;
-        gsize len;
-        int rc;
-
-        if (!g_str_has_suffix(name, ".in"))
-            continue;
-        path = g_build_filename(dir, name, NULL);
-        CU_ASSERT_FATAL(g_file_get_contents(path, &buf, &len, NULL));
-        /* files end with a newline that is not part of the value */
-        if (len && buf[len - 1] == '\n')
-            len--;
-        rc = maint__request_parse(buf, len, &req, &err);
-        if (rc == MAINT_OK)
-            verdict = g_strdup_printf("ok op=%s args=%s", req.op,
-                                      req.args_json ? req.args_json : "(none)");
-        else
-            verdict = g_strdup_printf("error %s: %s", maint_strerror(rc), err);
-        base = g_strndup(name, strlen(name) - 3);
-        unit_check_output("request", base, verdict);
-        maint__request_dispose(&req);
-        free(err);
-        cases++;
-    }
-    CU_ASSERT(cases >= 10);
+    CU_ASSERT(unit_each_case("request", request_verdict) >= 10);
 }
 
 static void test_parse_limits(void)

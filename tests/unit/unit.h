@@ -18,6 +18,13 @@ void suite_agent_register(void);
  */
 void unit_check_output(const char *module, const char *name, const char *actual);
 
+/*
+ * For every tests/data/<module>/<case>.in: verdict(value, length) (g_malloc'd
+ * text, the trailing newline of the file not part of the value) is compared
+ * with <case>.out.  Returns the number of cases.
+ */
+unsigned unit_each_case(const char *module, char *(*verdict)(const char *buf, size_t len));
+
 /* ---- The fake port: an in-memory xenstore and a scripted hypervisor. ---- */
 
 typedef struct fake_port fake_port;
