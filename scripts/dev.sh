@@ -19,7 +19,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # Build and test dependencies (README.md lists them too).
 PKGS="build-essential autoconf automake libtool pkg-config
   libxen-dev xen-utils-4.17 xen-utils-common xenstore-utils
-  libyajl-dev libglib2.0-dev libcunit1-dev acpica-tools dpkg-dev patch
+  libyajl-dev libnftables-dev libglib2.0-dev libcunit1-dev acpica-tools dpkg-dev patch
   qemu-system-x86 debootstrap cpio debian-archive-keyring xz-utils"
 
 say() { printf '\n==> %s\n' "$*"; }

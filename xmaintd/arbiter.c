@@ -106,8 +106,16 @@ int arb_pair_remove(arb *a, uint32_t active, const char **why_r)
 
     if (!p || p->active != active)
         FAIL("no pair with that active");
-    if (protected_kb(a, p))
-        FAIL("the pair still holds protected areas: release them first");
+    /* the domains keep their memory; their areas are simply no longer
+     * protected (after a failover they are the standby's) */
+    for (unsigned i = 0; i < a->nr_areas;) {
+        if (a->areas[i].owner == p->active || a->areas[i].owner == p->standby) {
+            memmove(&a->areas[i], &a->areas[i + 1], (a->nr_areas - i - 1) * sizeof(a->areas[0]));
+            a->nr_areas--;
+        } else {
+            i++;
+        }
+    }
     idx = (unsigned)(p - a->pairs);
     memmove(&a->pairs[idx], &a->pairs[idx + 1], (a->nr_pairs - idx - 1) * sizeof(*p));
     a->nr_pairs--;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <nftables/libnftables.h>
 #include <yajl/yajl_tree.h>
 
 #include "xmaintd.h"
@@ -110,7 +111,7 @@ static gboolean apply_locked(xmd *d, GError **error)
     g_autoptr(GString) script = g_string_new(NULL);
     g_autofree char *file = NULL;
     g_autofree char *out = NULL, *err = NULL;
-    const char *nft = g_getenv("XMAINT_NFT") ? g_getenv("XMAINT_NFT") : "nft";
+    const char *nft = g_getenv("XMAINT_NFT");     /* a program instead (tests) */
     int status = 0;
     gboolean ok;
 
@@ -132,6 +133,26 @@ static gboolean apply_locked(xmd *d, GError **error)
     file = g_build_filename(d->state_dir, "xmaint.nft", NULL);
     if (!g_file_set_contents(file, script->str, -1, error))
         return FALSE;
+    if (!nft) {
+        /* in process (libnftables): no program to start, one transaction */
+        struct nft_ctx *nc = nft_ctx_new(NFT_CTX_DEFAULT);
+
+        if (!nc) {
+            g_set_error(error, XMD_ERROR, 1, "libnftables: cannot make a context");
+            return FALSE;
+        }
+        nft_ctx_buffer_output(nc);
+        nft_ctx_buffer_error(nc);
+        ok = nft_run_cmd_from_buffer(nc, script->str) == 0;
+        if (!ok) {
+            const char *m = nft_ctx_get_error_buffer(nc);
+            g_autofree char *msg = g_strdup(m && *m ? m : "(no message)");
+            g_set_error(error, XMD_ERROR, 1, "nft refused the redirect table: %s",
+                        g_strstrip(msg));
+        }
+        nft_ctx_free(nc);
+        return ok;
+    }
     {
         const char *argv[] = { nft, "-f", file, NULL };
         ok = g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,

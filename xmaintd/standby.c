@@ -182,42 +182,91 @@ typedef struct app_job {
     xmd *d;
     uint32_t stop_in, start_in;   /* 0: none */
     char *start_name;             /* the domain now serving (for services) */
+    gint64 since_us;
     GPtrArray *apps;
 } app_job;
 
+typedef struct seq_buf {
+    char s[24];
+} seq_buf;
+
+/* Point the services of the applications at the domain that will run them. */
+static void retarget_all(app_job *j, maint_ctx *ctx)
+{
+    for (guint i = 0; i < j->apps->len; i++) {
+        const char *app = g_ptr_array_index(j->apps, i);
+        g_autoptr(GError) e = NULL;
+
+        if (xmd_service_retarget(j->d, ctx, app, NULL, j->start_name, &e) < 0)
+            g_warning("service %s: %s", app, e->message);
+    }
+}
+
+/*
+ * Stop the applications in one domain (if any), then start them in the
+ * other, all start commands sent at once and then waited for.  After a
+ * failover (nothing to stop: the old instance is dead) the services are
+ * switched first, so the switch and the starts overlap; otherwise a service
+ * follows once its application runs.
+ */
 static gpointer app_job_run(gpointer data)
 {
     app_job *j = data;
     maint_ctx *ctx = NULL;
+    g_autofree seq_buf *seqs = NULL;
 
     if (maint_ctx_open(&ctx, j->d->xtl, 0) != MAINT_OK) {
         g_warning("standby: cannot open a library context for the applications");
         goto out;
     }
-    for (guint i = 0; i < j->apps->len; i++) {
+    seqs = g_new0(seq_buf, j->apps->len ? j->apps->len : 1);
+    for (guint i = 0; i < j->apps->len && j->stop_in; i++) {
         const char *app = g_ptr_array_index(j->apps, i);
         g_autofree char *stop = g_strdup_printf("{\"op\":\"stop\",\"app\":\"%s\"}", app);
-        g_autofree char *start = g_strdup_printf("{\"op\":\"start\",\"app\":\"%s\","
-                                                 "\"placed\":true}", app);
         char *err = NULL;
 
-        if (j->stop_in && maint_agent_command(ctx, j->stop_in, stop, 30000, &err) != MAINT_OK)
+        if (maint_agent_command(ctx, j->stop_in, stop, 30000, &err) != MAINT_OK)
             g_warning("d%u: cannot stop %s: %s", j->stop_in, app, err ? err : "?");
         free(err);
-        err = NULL;
-        if (j->start_in) {
-            if (maint_agent_wait_ready(ctx, j->start_in, 60000) != MAINT_OK ||
-                maint_agent_command(ctx, j->start_in, start, 60000, &err) != MAINT_OK) {
-                g_warning("d%u: cannot start %s: %s", j->start_in, app, err ? err : "agent not ready");
-            } else {
+    }
+    if (!j->start_in)
+        goto out;
+    if (maint_agent_wait_ready(ctx, j->start_in, 60000) != MAINT_OK) {
+        g_warning("d%u: its agent is not ready: %u application(s) not started", j->start_in,
+                  j->apps->len);
+        goto out;
+    }
+    for (guint i = 0; i < j->apps->len; i++) {
+        g_autofree char *start = g_strdup_printf("{\"op\":\"start\",\"app\":\"%s\","
+                                                 "\"placed\":true}",
+                                                 (char *)g_ptr_array_index(j->apps, i));
+
+        if (maint_agent_command_send(ctx, j->start_in, start, seqs[i].s, sizeof(seqs[i].s)) != MAINT_OK)
+            seqs[i].s[0] = 0;
+    }
+    if (!j->stop_in && j->start_name)
+        retarget_all(j, ctx);
+    for (guint i = 0; i < j->apps->len; i++) {
+        const char *app = g_ptr_array_index(j->apps, i);
+        char *err = NULL;
+
+        if (i == 0)
+            g_info("start commands sent to d%u, services switched: %lld ms", j->start_in,
+                    (long long)(g_get_monotonic_time() - j->since_us) / 1000);
+        if (!seqs[i].s[0] ||
+            maint_agent_command_wait(ctx, j->start_in, seqs[i].s, 60000, &err) != MAINT_OK) {
+            g_warning("d%u: cannot start %s: %s", j->start_in, app,
+                      err ? err : "no answer from its agent");
+        } else {
+            g_message("d%u: %s started (%lld ms after the request)", j->start_in, app,
+                      (long long)(g_get_monotonic_time() - j->since_us) / 1000);
+            if (j->stop_in && j->start_name) {
                 g_autoptr(GError) e = NULL;
-                g_message("d%u: %s started", j->start_in, app);
-                if (j->start_name &&
-                    xmd_service_retarget(j->d, ctx, app, NULL, j->start_name, &e) < 0)
+                if (xmd_service_retarget(j->d, ctx, app, NULL, j->start_name, &e) < 0)
                     g_warning("service %s: %s", app, e->message);
             }
-            free(err);
         }
+        free(err);
     }
 out:
     maint_ctx_close(ctx);
@@ -237,10 +286,20 @@ static void run_apps(xmd *d, uint32_t stop_in, uint32_t start_in, GPtrArray *app
     j->start_in = start_in;
     j->start_name = g_strdup(n);
     j->apps = apps;
+    j->since_us = g_get_monotonic_time();
     g_thread_unref(g_thread_new("standby-apps", app_job_run, j));
 }
 
 /* ---- failover -------------------------------------------------------------- */
+
+static void destroyed(libxl_ctx *lx, int rc, void *data)
+{
+    (void)lx;
+    if (rc && rc != ERROR_DOMAIN_NOTFOUND && rc != ERROR_INVAL)
+        g_warning("d%u: destroying the failed active: libxl error %d", GPOINTER_TO_UINT(data), rc);
+    else
+        g_message("d%u: the failed active is destroyed, its memory back", GPOINTER_TO_UINT(data));
+}
 
 static void failover(xmd *d, arb_pair *p, const char *why)
 {
@@ -260,11 +319,18 @@ static void failover(xmd *d, arb_pair *p, const char *why)
     g_warning("d%u: the active failed (%s): failing over to d%u with %u protected "
               "application(s)", active, why, standby, apps->len);
     save(d);
-    if (d->lx)
-        libxl_domain_destroy(d->lx, active, NULL);   /* reclaim its memory */
-    move_target(d, standby, p->standby_target_kb);
     g_hash_table_remove(s->beats, GUINT_TO_POINTER(active));
+    /* the applications first: the reserve covers the standby's growth, so
+     * it need not wait for the active's memory to come back */
     run_apps(d, 0, standby, apps);
+    move_target(d, standby, p->standby_target_kb);
+    if (d->lx && libxl_domain_info(d->lx, NULL, active) == 0) {   /* reclaim its memory */
+        libxl_asyncop_how how = { .callback = destroyed,
+                                  .u.for_callback = GUINT_TO_POINTER(active) };
+        int rc = libxl_domain_destroy(d->lx, active, &how);
+        if (rc && rc != ERROR_DOMAIN_NOTFOUND)
+            g_warning("d%u: cannot destroy it: libxl error %d", active, rc);
+    }
 }
 
 typedef struct gone {

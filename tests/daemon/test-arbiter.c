@@ -167,6 +167,12 @@ static void test_rules(void)
     CU_ASSERT_EQUAL(arb_area_find(&a, "web")->owner, 2u);
     CU_ASSERT_EQUAL(arb_check(&a, host, &why), 0);
     CU_ASSERT_EQUAL(arb_fail_os(&a, 1, &why), -1);
+    /* dissolving the failed-over pair takes its areas out of the table */
+    CU_ASSERT_EQUAL(arb_pair_remove(&a, 2, &why), -1);
+    CU_ASSERT_EQUAL(arb_pair_remove(&a, 1, &why), 0);
+    CU_ASSERT_EQUAL(a.nr_pairs, 0u);
+    CU_ASSERT_EQUAL(a.nr_areas, 0u);
+    CU_ASSERT_PTR_NULL(arb_area_find(&a, "web"));
     /* malformed tables are refused */
     CU_ASSERT_EQUAL(arb_from_json(&a, "{\"free_kb\":-1}", &why), -1);
     CU_ASSERT_EQUAL(arb_from_json(&a, "[]", &why), -1);

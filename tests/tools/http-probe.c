@@ -4,9 +4,10 @@
  * successful answers, and which backend answered ("served by dN" bodies).
  *
  *   http-probe ADDR PORT [--interval-ms N] [--timeout-ms N]
- *              [--duration-s N] [--stop-file F] [--out FILE]
+ *              [--duration-s N] [--stop-file F] [--until TAG] [--out FILE]
  *
- * Runs until the stop file exists (or the duration ends), then prints one
+ * Runs until the stop file exists, the duration ends or (--until) the first
+ * answer served by TAG (e.g. "d7") arrives, then prints one
  * JSON object (to --out, or stdout).  One request per connection (HTTP/1.0),
  * never retried: a refused, reset, timed-out or non-200 request is a failure.
  * Used by the Xen host scenarios, the demo and the migration benchmark.
@@ -101,7 +102,7 @@ fail:
 static void usage(void)
 {
     fprintf(stderr, "Usage: http-probe ADDR PORT [--interval-ms N] [--timeout-ms N] "
-            "[--duration-s N] [--stop-file F] [--out FILE]\n");
+            "[--duration-s N] [--stop-file F] [--until TAG] [--out FILE]\n");
     exit(1);
 }
 
@@ -109,7 +110,7 @@ int main(int argc, char **argv)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET };
     long interval = 20, timeout = 1000, duration = 0;
-    const char *stop = NULL, *out = NULL;
+    const char *stop = NULL, *out = NULL, *until = NULL;
     char names[MAX_BACKENDS][32];
     unsigned long counts[MAX_BACKENDS] = { 0 }, nreq = 0, nok = 0, nfail = 0;
     unsigned nb = 0;
@@ -133,9 +134,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--duration-s")) duration = atol(argv[++i]);
         else if (!strcmp(argv[i], "--stop-file")) stop = argv[++i];
         else if (!strcmp(argv[i], "--out")) out = argv[++i];
+        else if (!strcmp(argv[i], "--until")) until = argv[++i];
         else usage();
     }
-    if (interval < 0 || timeout < 1 || (!stop && duration <= 0))
+    if (interval < 0 || timeout < 1 || (!stop && !until && duration <= 0))
         usage();
     start = last_ok = now_ms();
     for (;;) {
@@ -161,6 +163,8 @@ int main(int argc, char **argv)
                 snprintf(names[nb++], sizeof(names[0]), "%s", tag);
             if (k < MAX_BACKENDS)
                 counts[k]++;
+            if (until && !strcmp(tag, until))
+                break;
         } else {
             nfail++;
             if (first_fail < 0)

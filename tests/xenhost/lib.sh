@@ -223,6 +223,13 @@ xh_guest_destroy() {
 # xh_guest_exec NAME CMD [TIMEOUT]: run CMD (sh, in the guest) through the
 # guest's console; prints its output, returns its exit status.  pv/pvh only;
 # CMD is at most ~3000 bytes.
+# Crash a PV guest's kernel (sysrq c through its console): returns at once.
+xh_guest_crash() {
+	local tty
+	tty=$(xenstore-read "/local/domain/$(xl domid "$1")/console/tty") || return
+	printf 'XHX crash-%s %s\n' "$RANDOM" "$(echo 'echo c >/proc/sysrq-trigger' | base64 | tr -d '\n')" >"$tty"
+}
+
 xh_guest_exec() {
 	local name=$1 cmd=$2 timeout=${3:-60} domid tty log id b64 size
 	[ -f "$XH_CFG_DIR/$name.hvm" ] && { echo "xh_guest_exec: not for HVM guests" >&2; return 2; }

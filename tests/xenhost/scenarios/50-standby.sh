@@ -5,14 +5,18 @@
 # place, one reported "major" moves to the standby with its memory; the
 # active crashes (xl destroy) and the standby serves web with the memory
 # moved.  The resource table is checked after each, and after a kill -9 of
-# xmaintd (the restarted daemon has the same table).
+# xmaintd (the restarted daemon has the same table).  Then a second pair
+# whose active stalls (its agent stopped): failover after --stall seconds.
 . /xh/lib.sh
 
 LOG=/var/log/xmaintd.log
 VIP=10.99.254.5
 A=sb-active
 S=sb-standby
-xh_logs "$LOG" /var/log/xen/console/guest-$A.log /var/log/xen/console/guest-$S.log
+A2=sb-active2
+S2=sb-standby2
+xh_logs "$LOG" /var/log/xen/console/guest-$A.log /var/log/xen/console/guest-$S.log \
+	/var/log/xen/console/guest-$A2.log
 
 domid() { xl domid "$1" 2>/dev/null; }
 now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }  # busybox date has no %N
@@ -130,9 +134,39 @@ crash() {
 	xh_wait_for 30 sh -c "[ \$(xl list $S | awk 'NR == 2 { print \$3 }') -ge 140 ]"
 }
 
+# A second pair whose active stalls: its agent is stopped (SIGSTOP), the
+# heartbeat stays put while the domain runs; after --stall 3 s xmaintd
+# fails over (the log names the stuck heartbeat and the vCPU time beside
+# it) and destroys the stalled active.
+stall() {
+	local sid
+	xl-maint standby destroy "$A"
+	table | grep -q '"pairs":\[\]'
+	xl destroy "$S"
+	xh_guest_create "$A2" pv 256 "maxmem = 512" "vif = [ 'bridge=xenbr0' ]"
+	xh_guest_create "$S2" pv 256 "maxmem = 512" "vif = [ 'bridge=xenbr0' ]"
+	xh_wait_for 60 agent_ready "$A2"
+	xh_wait_for 60 agent_ready "$S2"
+	xl-maint service remove web
+	xl-maint service add web "$VIP:80" "$A2"
+	xl-maint standby create "$A2" "$S2" --standby-min 96M --reserve 128M --stall 3
+	xh_wait_for 90 sh -c "xl-maint standby show --json | grep -q '\"name\":\"web\",\"kb\":[0-9]*,\"owner\":$(domid "$A2")'"
+	sid=$(domid "$S2")
+	xh_guest_exec "$A2" 'kill -STOP $(pidof xmaint-agent)'
+	xh_wait_for 30 grep -q "heartbeat stuck at .* for 3 s, vCPU time" "$LOG"
+	grep "heartbeat stuck" "$LOG"
+	xh_wait_for 30 sh -c "http-probe $VIP 80 --duration-s 1 | grep -q '\"d$sid\":[1-9]'"
+	[ "$(owner_of web)" = "$sid" ]
+	[ "$(owner_of kv)" = "$sid" ]
+	table | grep -q '"failed_over":true'
+	xh_wait_for 30 nope domid "$A2"          # the stalled active is destroyed
+	grep -q "the failed active is destroyed" "$LOG"
+}
+
 cleanup() {
 	xl-maint service remove web || true
-	xl destroy "$S" 2>/dev/null
+	xl-maint standby destroy "$A2" || true
+	xl destroy "$S2" 2>/dev/null
 	kill "$(cat /run/xmaintd.pid)" 2>/dev/null
 	xh_wait_for 20 nope pgrep -x xmaintd
 }
@@ -144,4 +178,5 @@ xh_step minor minor
 xh_step major major
 xh_step restart restart
 xh_step crash crash
+xh_step stall stall
 xh_step cleanup cleanup
