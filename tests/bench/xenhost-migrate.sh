@@ -16,7 +16,6 @@ VIP_WEB=10.99.254.1
 VIP_KV=10.99.254.2
 xh_logs /var/log/xmaintd.log
 
-agent_ready() { [ "$(xenstore-read "/local/domain/$(xl domid "$1")/xmaint/agent/state" 2>/dev/null)" = ready ]; }
 gap() { sed -n 's/.*"longest_gap_ms":\([0-9.]*\).*/\1/p' "$1"; }
 failed() { sed -n 's/.*"failed":\([0-9]*\).*/\1/p' "$1"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

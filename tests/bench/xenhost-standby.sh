@@ -13,9 +13,6 @@ ROUNDS=${XH_BENCH_ROUNDS:-3}
 VIP=10.99.254.7
 xh_logs /var/log/xmaintd.log
 
-domid() { xl domid "$1" 2>/dev/null; }
-agent_ready() { [ "$(xenstore-read "/local/domain/$(domid "$1")/xmaint/agent/state" 2>/dev/null)" = ready ]; }
-now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 pkill -x xmaintd || true          # one an earlier scenario left running

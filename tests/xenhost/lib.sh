@@ -220,6 +220,17 @@ xh_guest_destroy() {
 	xh_wait_for 30 bash -c "! xl domid '$name'"
 }
 
+# xh_find_hvmloader: print the path of xmaint's patched hvmloader in dom0
+# (XH_HVMLOADER, or where stage.sh puts it); fail with a hint if there is none.
+xh_find_hvmloader() {
+	local f
+	for f in ${XH_HVMLOADER:-} /usr/lib/xmaint/hvmloader /usr/local/lib/xmaint/hvmloader; do
+		[ -s "$f" ] && { echo "$f"; return 0; }
+	done
+	echo "no patched hvmloader in dom0: stage it (hvmloader-patches/build-hvmloader.sh --out STAGE/usr/lib/xmaint; tests/xenhost/stage.sh does) or set XH_HVMLOADER" >&2
+	return 1
+}
+
 # xh_guest_exec NAME CMD [TIMEOUT]: run CMD (sh, in the guest) through the
 # guest's console; prints its output, returns its exit status.  pv/pvh only;
 # CMD is at most ~3000 bytes.
@@ -255,4 +266,46 @@ xh_guest_exec() {
 		on { print }
 		$0 == b { on = 1 }' <<<"$text"
 	return "$(sed -n "s/^XH-GX-$id-RC=//p" <<<"$text" | head -n1)"
+}
+
+# ---- short helpers the scenarios share ---------------------------------------
+domid() { xl domid "$1" 2>/dev/null; }
+running() { xl domid "$1" >/dev/null 2>&1; }
+xsr() { xenstore-read "$@" 2>/dev/null; }
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }  # busybox date has no %N
+# "set -e" ignores a failure after "!": negative checks go through nope.
+nope() {
+	if "$@"; then
+		echo "unexpectedly succeeded: $*"
+		return 1
+	fi
+	return 0
+}
+# fails CMD... must fail; its output (stdout+stderr) is left in $FAILS_OUT.
+fails() {
+	if FAILS_OUT=$("$@" 2>&1); then
+		echo "unexpectedly succeeded: $*: $FAILS_OUT"
+		return 1
+	fi
+	echo "$FAILS_OUT"
+}
+# the xmaint agent of guest NAME, and its applications
+agent_ready() { [ "$(xsr "/local/domain/$(domid "$1")/xmaint/agent/state")" = ready ]; }
+app_status() { xsr "/local/domain/$(domid "$1")/xmaint/agent/apps/$2/status"; }
+app_running() { [ "$(app_status "$1" "$2")" = running ]; }
+
+# count_continuous GUEST FILE FIRST-DOMID SECOND-DOMID: a counter's log
+# ("N dDOMID" lines) must be 1..N without a gap or a repeat, counted first by
+# FIRST then by SECOND, never interleaved.
+count_continuous() {
+	local out
+	out=$(xh_guest_exec "$1" "cat $2") || return
+	awk -v a="d$3" -v b="d$4" '
+		{ if ($1 != NR) { print "counter line " NR " is " $1; bad = 1; exit }
+		  if ($2 == b) seen_b = 1
+		  else if ($2 == a) { if (seen_b) { print "d-old counted after d-new at " NR; bad = 1; exit } n_a++ }
+		  else { print "unexpected domain " $2; bad = 1; exit } }
+		END { if (bad) exit 1
+		      if (!n_a || !seen_b) { print "expected counts from both " a " and " b; exit 1 }
+		      print NR " values, continuous (" n_a " from " a ")" }' <<<"$(tr -d '\r' <<<"$out")"
 }

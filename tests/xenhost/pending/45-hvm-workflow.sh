@@ -14,26 +14,12 @@ G=hw-hvm
 NICS='vif = [ "model=e1000,bridge=xenbr0", "model=rtl8139,bridge=xenbr0" ]'
 xh_logs "$LOG" /var/log/xen/console/$G.serial /var/log/xen/console/$G-sub.serial /run/hprobe.json
 
-domid() { xl domid "$1" 2>/dev/null; }
-xsr() { xenstore-read "$@" 2>/dev/null; }
-nope() { if "$@"; then echo "unexpectedly succeeded: $*"; return 1; fi; }
-agent_ready() { [ "$(xsr "/local/domain/$(domid "$1")/xmaint/agent/state")" = ready ]; }
-app_running() { [ "$(xsr "/local/domain/$(domid "$1")/xmaint/agent/apps/$2/status")" = running ]; }
 pci_lines() { grep -a '^XH-PCI' "$1" | tr -d '\r'; }
-
-find_hvmloader() {
-	local f
-	for f in ${XH_HVMLOADER:-} /usr/lib/xmaint/hvmloader /usr/local/lib/xmaint/hvmloader; do
-		[ -s "$f" ] && { echo "$f"; return 0; }
-	done
-	echo "no patched hvmloader in dom0" >&2
-	return 1
-}
 
 setup() {
 	pgrep -x xmaintd >/dev/null ||
 		xmaintd --pidfile /run/xmaintd.pid --state-dir /var/lib/xmaint --log-file "$LOG"
-	xh_guest_create "$G" hvm 256 "$NICS"
+	XH_GUEST_RETRIES=2 xh_guest_create "$G" hvm 256 "$NICS" 'tsc_mode = "native"'
 	xh_wait_for 120 agent_ready "$G"
 	xh_wait_for 60 app_running "$G" web
 	pci_lines /var/log/xen/console/$G.serial
@@ -45,7 +31,7 @@ setup() {
 
 hw_remove() {
 	local old new loader
-	loader=$(find_hvmloader)
+	loader=$(xh_find_hvmloader)
 	old=$(domid "$G")
 	rm -f /run/hstop /run/hprobe.json
 	http-probe "$VIP" 80 --interval-ms 50 --timeout-ms 3000 --stop-file /run/hstop --out /run/hprobe.json &

@@ -11,7 +11,9 @@
 #    too: each restart resumes it, it finishes; the journal says what happened;
 #  - hw-add: a network interface is added back through a substitute;
 #  - reconfigure: restarted with more memory while a substitute serves;
-#  - a substitute crashing mid-step: the workflow rolls back.
+#  - a substitute crashing mid-step: the workflow rolls back;
+#  - os-upgrade: the substitute boots a new system (kernel command line);
+#  - app-maint: the second web instance gets a new release before the cut-over.
 . /xh/lib.sh
 
 LOG=/var/log/xmaintd.log
@@ -21,29 +23,7 @@ STATE=/var/lib/xmaint
 xh_logs "$LOG" /var/log/xen/console/guest-$G.log /var/log/xen/console/guest-$G-sub.log \
 	/var/log/xen/console/guest-$G-sub2.log /run/probe.json
 
-domid() { xl domid "$1" 2>/dev/null; }
-# "set -e" ignores a failure after "!": negative checks go through nope.
-nope() {
-	if "$@"; then
-		echo "unexpectedly succeeded: $*"
-		return 1
-	fi
-	return 0
-}
-# fails CMD... must fail; its output (stdout+stderr) is left in $FAILS_OUT.
-fails() {
-	if FAILS_OUT=$("$@" 2>&1); then
-		echo "unexpectedly succeeded: $*: $FAILS_OUT"
-		return 1
-	fi
-	echo "$FAILS_OUT"
-}
 has_if() { xh_guest_exec "$1" 'ls -1 /sys/class/net' | tr -d '\r' | grep -qx "$2"; }
-running() { xl domid "$1" >/dev/null 2>&1; }
-xsr() { xenstore-read "$@" 2>/dev/null; }
-agent_ready() { [ "$(xsr "/local/domain/$(domid "$1")/xmaint/agent/state")" = ready ]; }
-app_status() { xsr "/local/domain/$(domid "$1")/xmaint/agent/apps/$2/status"; }
-app_running() { [ "$(app_status "$1" "$2")" = running ]; }
 
 start_daemon() {
 	xmaintd --pidfile /run/xmaintd.pid --state-dir "$STATE" --log-file "$LOG" "$@"
@@ -81,21 +61,6 @@ probe_stop() {
 	cat /run/probe.json
 }
 
-# The counter's log must be 1..N without a gap or a repeat, counted first by
-# FIRST then by SECOND (the domains), never interleaved.
-counter_continuous() { # GUEST FIRST-DOMID SECOND-DOMID
-	local out
-	out=$(xh_guest_exec "$1" 'cat /var/lib/counter/log') || return
-	awk -v a="d$2" -v b="d$3" '
-		{ if ($1 != NR) { print "counter line " NR " is " $1; bad = 1; exit }
-		  if ($2 == b) seen_b = 1
-		  else if ($2 == a) { if (seen_b) { print "d-old counted after d-new at " NR; bad = 1; exit } n_a++ }
-		  else { print "unexpected domain " $2; bad = 1; exit } }
-		END { if (bad) exit 1
-		      if (!n_a || !seen_b) { print "expected counts from both " a " and " b; exit 1 }
-		      print NR " values, continuous (" n_a " from " a ")" }' <<<"$(tr -d '\r' <<<"$out")"
-}
-
 hw_remove() {
 	local old new
 	old=$(domid "$G")
@@ -117,7 +82,7 @@ hw_remove() {
 	has_if "$G-sub" eth0
 	app_running "$G-sub" web
 	app_running "$G-sub" counter
-	counter_continuous "$G-sub" "$old" "$new"
+	count_continuous "$G-sub" /var/lib/counter/log "$old" "$new"
 	xl-maint workflow list
 	grep -h '"event"' "$STATE"/workflows/*.journal | tail -n 20
 }
@@ -252,6 +217,44 @@ substitute_crash() {
 	http-probe "$VIP" 80 --duration-s 2 | grep -q '"failed":0,'
 }
 
+# os-upgrade: the substitute boots the new system (here: the same kernel
+# with a new command line), the applications move, the old one is retired.
+os_upgrade() {
+	local old
+	old=$(domid "$G-sub")
+	probe_start
+	sleep 1
+	xl-maint os-upgrade "$G-sub" --name "$G" --drain 500 \
+		--cmdline "console=hvc0 quiet xh_name=$G xh_release=2"
+	sleep 2
+	probe_stop
+	grep -q '"failed":0,' /run/probe.json
+	grep -q "\"d$(domid "$G")\":[1-9]" /run/probe.json
+	xh_guest_exec "$G" 'cat /proc/cmdline' | grep -q "xh_release=2"
+	nope running "$G-sub"
+	app_running "$G" web
+	app_running "$G" counter
+	app_running "$G" kv
+	echo "d$old retired; $G (d$(domid "$G")) runs the new system"
+}
+
+# app-maint: the second web instance, in the substitute, gets release 2
+# before the request stream cuts over to it; no request fails.
+app_maint() {
+	probe_start
+	sleep 1
+	xl-maint app-maint "$G" --name "$G-sub" --change 'echo 2 >/etc/xh-web-release' --drain 500
+	sleep 2
+	probe_stop
+	grep -q '"failed":0,' /run/probe.json
+	grep -q "\"d$(domid "$G-sub")\":[1-9]" /run/probe.json
+	busybox wget -q -O - "http://$VIP/" | tee /run/page
+	grep -q "^release 2" /run/page
+	nope running "$G"
+	app_running "$G-sub" web
+	app_running "$G-sub" counter
+}
+
 cleanup() {
 	xl-maint service remove web
 	kill "$(cat /run/xmaintd.pid)" 2>/dev/null
@@ -275,4 +278,6 @@ xh_step hw-add hw_add
 xh_step killed-everywhere killed_everywhere
 xh_step reconfigure reconfigure
 xh_step substitute-crash substitute_crash
+xh_step os-upgrade os_upgrade
+xh_step app-maint app_maint
 xh_step cleanup cleanup

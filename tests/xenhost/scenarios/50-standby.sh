@@ -18,13 +18,6 @@ S2=sb-standby2
 xh_logs "$LOG" /var/log/xen/console/guest-$A.log /var/log/xen/console/guest-$S.log \
 	/var/log/xen/console/guest-$A2.log
 
-domid() { xl domid "$1" 2>/dev/null; }
-now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }  # busybox date has no %N
-xsr() { xenstore-read "$@" 2>/dev/null; }
-nope() { if "$@"; then echo "unexpectedly succeeded: $*"; return 1; fi; }
-agent_ready() { [ "$(xsr "/local/domain/$(domid "$1")/xmaint/agent/state")" = ready ]; }
-app_status() { xsr "/local/domain/$(domid "$1")/xmaint/agent/apps/$2/status"; }
-app_running() { [ "$(app_status "$1" "$2")" = running ]; }
 table() { xl-maint standby show --json; }
 # the owner's domid of area NAME in the table
 owner_of() { table | grep -o "{\"name\":\"$1\",[^}]*}" | sed -n 's/.*"owner":\([0-9]*\).*/\1/p'; }
