@@ -51,15 +51,6 @@ S_LOG=/var/log/xen/console/$S.serial # the substitute's own serial file
 xh_logs "$O_LOG" "$S_LOG" /var/log/xen/qemu-dm-$O.log /var/log/xen/qemu-dm-$S.log \
 	"$W/xl-dmesg-$S.txt"
 
-find_hvmloader() {
-	local f
-	for f in ${XH_HVMLOADER:-} /usr/lib/xmaint/hvmloader /usr/local/lib/xmaint/hvmloader; do
-		[ -s "$f" ] && { echo "$f"; return 0; }
-	done
-	echo "no patched hvmloader in dom0: stage it (hvmloader-patches/build-hvmloader.sh --out STAGE/usr/lib/xmaint; tests/xenhost/stage.sh does) or set XH_HVMLOADER" >&2
-	return 1
-}
-
 # The probe both guests run before "XMAINT-GUEST-UP" (busybox sh).
 write_probe() {
 	cat <<EOF
@@ -116,7 +107,7 @@ EOF
 
 prepare() {
 	local loader cpio
-	loader=$(find_hvmloader)
+	loader=$(xh_find_hvmloader)
 	echo "patched hvmloader: $loader ($(sha256sum <"$loader" | cut -c1-16))"
 	[ -x "$PCICFG" ] || { echo "no $PCICFG in dom0 (tests/xenhost/stage.sh stages it; or set XH_PCICFG)"; return 1; }
 	command -v iasl >/dev/null || { echo "no iasl in dom0 (acpica-tools in the host image)"; return 1; }
