@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -235,6 +237,62 @@ static int sh(const char *cmd, const char *log, pid_t *pid_r, bool wait_it, int 
     return 0;
 }
 
+/*
+ * A checkpointed application runs as the init of its own PID namespace and
+ * session, its output to /dev/null: a process tree that holds nothing of the
+ * agent's, which criu dumps and restores in another domain whatever PIDs
+ * are taken there.  *pid_r is its PID as this namespace sees it; the agent,
+ * a child subreaper, becomes its parent when the go-between exits.
+ */
+static int sh_pidns(const char *cmd, pid_t *pid_r)
+{
+    int p[2], st;
+    pid_t mid, app = 0;
+    ssize_t n;
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    if ((mid = fork()) < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (mid == 0) {
+        pid_t g;
+
+        if (unshare(CLONE_NEWPID) < 0)
+            _exit(126);
+        if ((g = fork()) == 0) {
+            sigset_t all;
+            int fd = open("/dev/null", O_RDWR);
+
+            sigemptyset(&all);
+            sigprocmask(SIG_SETMASK, &all, NULL);
+            setsid();
+            for (int i = 0; i < 3 && fd >= 0; i++)
+                dup2(fd, i);
+            for (fd = 3; fd < 1024; fd++)
+                close(fd);
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+        if (write(p[1], &g, sizeof(g)) != (ssize_t)sizeof(g))
+            _exit(1);
+        _exit(g < 0);
+    }
+    close(p[1]);
+    n = read(p[0], &app, sizeof(app));
+    close(p[0]);
+    while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof(app) || app <= 0) {
+        errno = ECHILD;
+        return -1;
+    }
+    *pid_r = app;
+    return 0;
+}
+
 static char *errf(const char *fmt, ...)
 {
     va_list ap;
@@ -315,7 +373,7 @@ static int app_start(agent_app *a, char **err_r)
 
             snprintf(pidf, sizeof(pidf), "%s/%s.restored", run_dir, a->name);
             unlink(pidf);
-            snprintf(cmd, sizeof(cmd), "criu restore -D '%s' --shell-job -d --pidfile '%s' "
+            snprintf(cmd, sizeof(cmd), "criu restore -D '%s' -d --pidfile '%s' "
                      "-o restore.log && rm -f '%s'/*.img", a->state[0], pidf, a->state[0]);
             if (sh(cmd, log, NULL, true, &status) < 0 || !WIFEXITED(status) ||
                 WEXITSTATUS(status)) {
@@ -342,7 +400,8 @@ static int app_start(agent_app *a, char **err_r)
         a->granted = true;            /* xmaintd placed it with its memory */
     else
         ask_memory(a);
-    if (sh(a->start, log, &a->pid, false, NULL) < 0) {
+    if ((a->mode == MODE_CHECKPOINT ? sh_pidns(a->start, &a->pid)
+                                    : sh(a->start, log, &a->pid, false, NULL)) < 0) {
         *err_r = errf("cannot start %s: %s", a->name, strerror(errno));
         return -1;
     }
@@ -367,8 +426,8 @@ static int app_stop(agent_app *a, char **err_r)
         char cmd[PATH_MAX * 2 + 128], log[PATH_MAX];
 
         snprintf(log, sizeof(log), "/var/log/xmaint-app-%s.log", a->name);
-        snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && criu dump -t %d -D '%s' --shell-job "
-                 "-o dump.log", a->state[0], (int)a->pid, a->state[0]);
+        snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && criu dump -t %d -D '%s' -o dump.log",
+                 a->state[0], (int)a->pid, a->state[0]);
         if (sh(cmd, log, NULL, true, &status) < 0 || !WIFEXITED(status) ||
             WEXITSTATUS(status)) {
             *err_r = errf("criu dump of %s failed (see %s and %s/dump.log)", a->name,
@@ -738,6 +797,9 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
+    /* orphans of what the agent starts (a checkpointed application, a tree
+     * criu restored) are reparented to the agent, which reaps them */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     mkdir(run_dir, 0755);
 
     xs = xs_open(0);

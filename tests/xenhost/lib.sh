@@ -294,18 +294,22 @@ agent_ready() { [ "$(xsr "/local/domain/$(domid "$1")/xmaint/agent/state")" = re
 app_status() { xsr "/local/domain/$(domid "$1")/xmaint/agent/apps/$2/status"; }
 app_running() { [ "$(app_status "$1" "$2")" = running ]; }
 
-# count_continuous GUEST FILE FIRST-DOMID SECOND-DOMID: a counter's log
-# ("N dDOMID" lines) must be 1..N without a gap or a repeat, counted first by
-# FIRST then by SECOND, never interleaved.
+# count_continuous GUEST FILE DOMID... : a counter's log ("N dDOMID" lines)
+# must be 1..N without a gap or a repeat, counted by the domains in the order
+# given, each in turn (never back to an earlier one), each at least once.
 count_continuous() {
-	local out
-	out=$(xh_guest_exec "$1" "cat $2") || return
-	awk -v a="d$3" -v b="d$4" '
+	local out g=$1 f=$2
+	shift 2
+	out=$(xh_guest_exec "$g" "cat $f") || return
+	awk -v doms="$*" '
+		BEGIN { n = split(doms, d, " "); cur = 1 }
 		{ if ($1 != NR) { print "counter line " NR " is " $1; bad = 1; exit }
-		  if ($2 == b) seen_b = 1
-		  else if ($2 == a) { if (seen_b) { print "d-old counted after d-new at " NR; bad = 1; exit } n_a++ }
-		  else { print "unexpected domain " $2; bad = 1; exit } }
+		  while (cur <= n && $2 != "d" d[cur]) cur++
+		  if (cur > n) { print "line " NR ": " $2 " out of order (domains: " doms ")"; bad = 1; exit }
+		  seen[cur]++ }
 		END { if (bad) exit 1
-		      if (!n_a || !seen_b) { print "expected counts from both " a " and " b; exit 1 }
-		      print NR " values, continuous (" n_a " from " a ")" }' <<<"$(tr -d '\r' <<<"$out")"
+		      for (i = 1; i <= n; i++) if (!seen[i]) { print "nothing counted by d" d[i]; exit 1 }
+		      printf "%d values, continuous:", NR
+		      for (i = 1; i <= n; i++) printf " d%s %d", d[i], seen[i]
+		      print "" }' <<<"$(tr -d '\r' <<<"$out")"
 }

@@ -23,8 +23,9 @@ XH_OUT=$XH_CACHE/out
 # Debian packages installed in the build chroot.  xen-utils-4.17 gives the
 # toolstack; qemu-system-xen/seabios/ipxe-qemu the HVM device model and
 # firmware; acpica-tools iasl, to disassemble the ACPI tables HVM guests read.
-# nftables: the service redirect; procps: pgrep/pkill for the scenarios.
-XH_CHROOT_PKGS="xen-utils-4.17 xenstore-utils busybox-static kmod iproute2 util-linux xz-utils nftables procps"
+# nftables: the service redirect; procps: pgrep/pkill for the scenarios;
+# criu: the guests' checkpoint/restore migration mode.
+XH_CHROOT_PKGS="xen-utils-4.17 xenstore-utils busybox-static kmod iproute2 util-linux xz-utils nftables procps criu"
 XH_HVM_PKGS="qemu-system-xen seabios ipxe-qemu acpica-tools"
 # Packages fetched with apt-get download and unpacked with dpkg-deb -x.
 XH_XEN_PKG=xen-hypervisor-4.17-amd64
@@ -40,8 +41,14 @@ XH_TCG_CPU=max,-smap,-rdtscp,-xsave
 # nf_tables/nft_chain_nat/nft_nat: the service redirect (nftables DNAT)
 XH_DOM0_MODULES="xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-blkback tun bridge loop
   nf_tables nft_chain_nat nft_nat"
-# xenfs/xen-evtchn/xen-gntdev/xen-gntalloc: the guest agent (xenstore, libxenvchan)
-XH_GUEST_MODULES="xen-netfront xen-blkfront e1000 8139cp xenfs xen-evtchn xen-gntdev xen-gntalloc"
+# xenfs/xen-evtchn/xen-gntdev/xen-gntalloc: the guest agent (xenstore, libxenvchan);
+# nf_tables and the *_diag, tun and veth modules: criu's start-up probe of the
+# kernel (it refuses to run when nf_tables is missing)
+XH_GUEST_MODULES="xen-netfront xen-blkfront e1000 8139cp xenfs xen-evtchn xen-gntdev xen-gntalloc
+  nf_tables unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag tun veth"
+
+# guest programs copied from the chroot (beside busybox), with their libraries
+XH_GUEST_FILES="/usr/sbin/criu"
 
 # dom0 binaries copied from the chroot (paths inside it).
 XH_XEN_BIN=/usr/lib/xen-4.17/bin
@@ -367,9 +374,9 @@ modules_copy() {
 # Everything that decides the images' content, for the stamp hash.
 build_recipe_text() {
 	declare -f build_images build_dom0_tree build_guest_tree guest_elf_kernel copy_path normpath \
-		parse_ldd make_merged_root busybox_links modules_copy
+		parse_ldd make_merged_root busybox_links modules_copy copy_chroot_libs
 	printf '%s\n' "$XH_CHROOT_PKGS" "$XH_HVM_PKGS" "$XH_DOM0_MODULES" "$XH_GUEST_MODULES" \
-		"$XH_DOM0_XENBINS" "$XH_DOM0_FILES" "$XH_DOM0_HVM_FILES" "hvm=${XMAINT_XENHOST_HVM:-1}"
+		"$XH_DOM0_XENBINS" "$XH_DOM0_FILES" "$XH_DOM0_HVM_FILES" "$XH_GUEST_FILES" "hvm=${XMAINT_XENHOST_HVM:-1}"
 }
 
 # Sets XH_KPKG, XH_VERSIONS and XH_STAMP from the chroot (read-only).
@@ -486,8 +493,20 @@ build_images() {
 	safe_rm "$XH_CHROOT$w"
 }
 
+# copy_chroot_libs ROOT WHAT: the libraries every ELF under ROOT/usr needs
+# (ldd inside the chroot).
+copy_chroot_libs() {
+	local r=$1 f deps elfs=()
+	while IFS= read -r f; do is_elf "$f" && elfs+=("${f#"$XH_CHROOT"}"); done < <(find "$r/usr" -type f \( -perm -u+x -o -name '*.so*' \))
+	deps=$(in_chroot ldd "${elfs[@]}" 2>/dev/null | parse_ldd) || true
+	if grep -q '^MISSING' <<<"$deps"; then
+		die "$2 libraries not found in the chroot: $(awk '$1=="MISSING"{printf " %s", $2}' <<<"$deps")"
+	fi
+	for f in $(awk '$1=="LIB"{print $2}' <<<"$deps"); do copy_path "$XH_CHROOT" "$r" "$f"; done
+}
+
 build_dom0_tree() {
-	local w=$1 kver=$2 r=$XH_CHROOT$1/dom0 f b elfs=()
+	local w=$1 kver=$2 r=$XH_CHROOT$1/dom0 f b
 	make_merged_root "$r"
 	local files="$XH_DOM0_FILES"
 	for b in $XH_DOM0_XENBINS; do files+=" $XH_XEN_BIN/$b"; done
@@ -501,14 +520,7 @@ build_dom0_tree() {
 	ln -sfn "$XH_XEN_BIN/xenstore-control" "$r/usr/bin/xenstore-control"
 	for b in modprobe insmod rmmod lsmod depmod modinfo; do ln -sfn ../bin/kmod "$r/usr/sbin/$b"; done
 	busybox_links "$r"
-	# libraries: ldd inside the chroot on every ELF we copied
-	while IFS= read -r f; do is_elf "$f" && elfs+=("${f#"$XH_CHROOT"}"); done < <(find "$r/usr" -type f \( -perm -u+x -o -name '*.so*' \))
-	local deps
-	deps=$(in_chroot ldd "${elfs[@]}" 2>/dev/null | parse_ldd) || true
-	if grep -q '^MISSING' <<<"$deps"; then
-		die "dom0 libraries not found in the chroot: $(awk '$1=="MISSING"{printf " %s", $2}' <<<"$deps")"
-	fi
-	for f in $(awk '$1=="LIB"{print $2}' <<<"$deps"); do copy_path "$XH_CHROOT" "$r" "$f"; done
+	copy_chroot_libs "$r" dom0
 	# modules
 	modules_copy "$w/kernel" "$kver" "$r" "$r/etc/xh-modules" $XH_DOM0_MODULES
 	in_chroot depmod -b "$w/dom0" "$kver"
@@ -550,10 +562,12 @@ guest_elf_kernel() {
 }
 
 build_guest_tree() {
-	local w=$1 kver=$2 r=$XH_CHROOT$1/guest
+	local w=$1 kver=$2 r=$XH_CHROOT$1/guest f
 	make_merged_root "$r"
 	copy_path "$XH_CHROOT" "$r" /usr/bin/busybox
 	busybox_links "$r"
+	for f in $XH_GUEST_FILES; do copy_path "$XH_CHROOT" "$r" "$f"; done
+	copy_chroot_libs "$r" guest
 	modules_copy "$w/kernel" "$kver" "$r" "$r/etc/xh-modules" $XH_GUEST_MODULES
 	mkdir -p "$r/etc/xh-guest.d"
 }
