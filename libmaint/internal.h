@@ -235,6 +235,10 @@ int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
 char *maint__hide_pci_value(const maint_hide_spec *spec);
 char *maint__hide_vcpus_value(const maint_hide_spec *spec);
 char *maint__hide_mem_value(const maint_hide_spec *spec);
+/* Add what domid's published hiding spec (~/xmaint/hide, written by dom0)
+ * hides to spec; nothing when it has none.  MAINT_ERROR_INVAL (logged) for
+ * a value that does not parse. */
+int maint__hide_spec_read(maint_ctx *ctx, uint32_t domid, maint_hide_spec *spec);
 
 /* Domain/state helpers shared with the daemon. */
 int maint__domain_list_json(maint__port *port, char **json_r);

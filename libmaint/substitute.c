@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -214,6 +215,82 @@ out:
         free(paths[i]);
     }
     free(dir);
+    return rc;
+}
+
+/* Add every item of a comma-separated list to spec with add(). */
+static int hide_add_list(maint_hide_spec *spec, const char *list,
+                         int (*add)(maint_hide_spec *, const char *))
+{
+    char *copy = strdup(list), *item, *save = NULL;
+    int rc = copy ? MAINT_OK : MAINT_ERROR_NOMEM;
+
+    for (item = copy ? strtok_r(copy, ",", &save) : NULL; item && rc == MAINT_OK;
+         item = strtok_r(NULL, ",", &save))
+        rc = add(spec, item);
+    free(copy);
+    return rc;
+}
+
+static int hide_add_vcpu_text(maint_hide_spec *spec, const char *text)
+{
+    unsigned long v;
+    char *end;
+
+    if (!isdigit((unsigned char)*text))
+        return MAINT_ERROR_INVAL;
+    errno = 0;
+    v = strtoul(text, &end, 10);
+    if (errno || *end || v > UINT_MAX)
+        return MAINT_ERROR_INVAL;
+    return maint_hide_spec_add_vcpu(spec, (unsigned)v);
+}
+
+static int hide_add_mem_new(maint_hide_spec *spec, const char *range)
+{
+    maint_hide_spec one;
+    int rc;
+
+    maint_hide_spec_init(&one);
+    rc = maint_hide_spec_add_mem(&one, range);
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i < spec->nr_mem; i++)
+        if (spec->mem[i].start == one.mem[0].start && spec->mem[i].end == one.mem[0].end)
+            return MAINT_OK;                   /* already there */
+    return maint_hide_spec_add_mem(spec, range);
+}
+
+int maint__hide_spec_read(maint_ctx *ctx, uint32_t domid, maint_hide_spec *spec)
+{
+    static const char *const fmts[3] = { MAINT_XS_HIDE_PCI_FMT, MAINT_XS_HIDE_VCPUS_FMT,
+                                         MAINT_XS_HIDE_MEM_FMT };
+    int (*const adds[3])(maint_hide_spec *, const char *) = {
+        maint_hide_spec_add_pci, hide_add_vcpu_text, hide_add_mem_new
+    };
+    int rc = MAINT_OK;
+
+    for (unsigned i = 0; i < 3 && rc == MAINT_OK; i++) {
+        unsigned len = 0;
+        char *path, *v;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        path = maint__sprintf(fmts[i], domid);
+#pragma GCC diagnostic pop
+        if (!path)
+            return MAINT_ERROR_NOMEM;
+        v = ctx->port.ops->xs_read(ctx->port.priv, MAINT__XS_NO_TXN, path, &len);
+        if (v && (len > 4096 || memchr(v, 0, len)))
+            rc = MAINT_ERROR_INVAL;
+        else if (v && *v)
+            rc = hide_add_list(spec, v, adds[i]);
+        if (rc)
+            LOGD(ctx->lg, ERROR, domid, "the hiding spec at %s ('%.64s') is unusable: %s",
+                 path, v ? v : "", maint_strerror(rc));
+        free(v);
+        free(path);
+    }
     return rc;
 }
 
@@ -845,9 +922,16 @@ static int check_hidden_pci(maint_ctx *ctx, uint32_t domid, const libxl_domain_c
     return MAINT_OK;
 }
 
-/* The original's config, derived.  cfg is initialised here; dispose of it. */
+/*
+ * The original's config, derived.  cfg is initialised here; dispose of it.
+ * *eff is opts with what the original itself has hidden added to its hiding
+ * spec: an HVM original that is a substitute keeps emulated devices, vCPUs
+ * and memory in its config that its firmware hides, and its own substitute
+ * (a later workflow's) must not bring them back.  A reconfigured domain
+ * (same identity) is not a substitute: opts as given.
+ */
 static int derive(maint_ctx *ctx, uint32_t domid, const maint_substitute_opts *opts,
-                  libxl_domain_config *cfg)
+                  libxl_domain_config *cfg, maint_substitute_opts *eff)
 {
     maint__port *port = &ctx->port;
     uint32_t clash;
@@ -857,13 +941,36 @@ static int derive(maint_ctx *ctx, uint32_t domid, const maint_substitute_opts *o
     libxl_domain_config_init(cfg);
     if (!opts)
         return MAINT_ERROR_INVAL;
+    *eff = *opts;
     rc = port->ops->domain_config_get(port->priv, domid, cfg);
     if (rc)
         return rc;
     orig = cfg->c_info.name ? strdup(cfg->c_info.name) : NULL;
-    rc = check_hidden_pci(ctx, domid, cfg, &opts->hide);
+    if (!opts->same_identity && cfg->b_info.type == LIBXL_DOMAIN_TYPE_HVM) {
+        maint_hide_spec had;
+
+        maint_hide_spec_init(&had);
+        rc = maint__hide_spec_read(ctx, domid, &had);
+        if (rc == MAINT_OK && (had.nr_pci || had.nr_vcpus || had.nr_mem)) {
+            char *p = maint__hide_pci_value(&had), *v = maint__hide_vcpus_value(&had),
+                 *m = maint__hide_mem_value(&had);
+
+            LOGD(ctx->lg, INFO, domid, "'%s' has hardware hidden (pci '%s', vcpus '%s', "
+                 "memory '%s'): its substitute does not get it either", orig ? orig : "?",
+                 p ? p : "?", v ? v : "?", m ? m : "?");
+            free(p);
+            free(v);
+            free(m);
+            rc = maint__hide_spec_read(ctx, domid, &eff->hide);
+            if (rc == MAINT_ERROR_TOOBIG)
+                LOGD(ctx->lg, ERROR, domid, "what '%s' hides and what is asked to be hidden "
+                     "do not fit in one hiding spec", orig ? orig : "?");
+        }
+    }
     if (rc == MAINT_OK)
-        rc = maint__substitute_derive(ctx->lg, cfg, orig, opts);
+        rc = check_hidden_pci(ctx, domid, cfg, &eff->hide);
+    if (rc == MAINT_OK)
+        rc = maint__substitute_derive(ctx->lg, cfg, orig, eff);
     if (rc == MAINT_OK && !opts->same_identity &&
         port->ops->name_to_domid(port->priv, cfg->c_info.name, &clash) == MAINT_OK) {
         LOGD(ctx->lg, ERROR, clash, "a domain named '%s' exists already",
@@ -879,12 +986,13 @@ MAINT_EXPORT int maint_substitute_config_json(maint_ctx *ctx, uint32_t domid,
                                               char **json_r)
 {
     libxl_domain_config cfg;
+    maint_substitute_opts eff;
     int rc;
 
     if (!ctx || !json_r)
         return MAINT_ERROR_INVAL;
     *json_r = NULL;
-    rc = derive(ctx, domid, opts, &cfg);
+    rc = derive(ctx, domid, opts, &cfg, &eff);
     if (rc == MAINT_OK) {
         *json_r = ctx->port.ops->config_to_json(ctx->port.priv, &cfg);
         rc = *json_r ? MAINT_OK : MAINT_ERROR_NOMEM;
@@ -1003,6 +1111,7 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
 {
     maint__port *port;
     libxl_domain_config cfg;
+    maint_substitute_opts eff;
     uint32_t newid = (uint32_t)INVALID_DOMID;
     char *log = NULL;
     uint64_t deadline;
@@ -1013,7 +1122,7 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
     port = &ctx->port;
 #define PROGRESS(stage, pct) do { if (progress) progress(user, stage, pct); } while (0)
     PROGRESS("derive", 0);
-    rc = derive(ctx, domid, opts, &cfg);
+    rc = derive(ctx, domid, opts, &cfg, &eff);
     if (rc)
         goto out;
     PROGRESS("create", 10);
@@ -1026,16 +1135,16 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
     rc = maint__xs_put_readonly(ctx, newid, MAINT_XS_ROLE_FMT, "substitute");
     if (rc)
         goto out;
-    if (opts->hide.nr_pci || opts->hide.nr_vcpus || opts->hide.nr_mem) {
+    if (eff.hide.nr_pci || eff.hide.nr_vcpus || eff.hide.nr_mem) {
         PROGRESS("hide", 40);
-        rc = maint_hide_spec_write(ctx, newid, &opts->hide);
+        rc = maint_hide_spec_write(ctx, newid, &eff.hide);
         if (rc)
             goto out;
     }
-    if (opts->hide.nr_pci && cfg.b_info.type == LIBXL_DOMAIN_TYPE_HVM) {
+    if (eff.hide.nr_pci && cfg.b_info.type == LIBXL_DOMAIN_TYPE_HVM) {
         /* Emulated devices stay in the config: their slots read empty. */
         PROGRESS("pci-hole", 45);
-        rc = start_pci_hole(ctx, newid, &opts->hide);
+        rc = start_pci_hole(ctx, newid, &eff.hide);
         if (rc)
             goto out;
     }

@@ -5,6 +5,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "unit.h"
+#include "schema.h"
 #include <libxl_json.h>
 
 static void test_hide_pci(void)
@@ -217,6 +218,56 @@ static void test_derive_errors(void)
     expect_derive_error(MAINT_ERROR_INVAL, &o, false);
 }
 
+/* What a domain already hides (its published spec) joins a new spec: a
+ * substitute of an HVM substitute keeps the hidden hardware hidden. */
+static void test_hide_spec_read(void)
+{
+    maint__port port;
+    fake_port *fp = fake_port_new(&port);
+    maint_ctx *ctx = NULL;
+    maint_hide_spec s;
+    char *v;
+
+    CU_ASSERT_EQUAL_FATAL(maint__ctx_from_port(&ctx, NULL, &port), MAINT_OK);
+    /* nothing published: nothing added */
+    maint_hide_spec_init(&s);
+    CU_ASSERT_EQUAL(maint__hide_spec_read(ctx, 9, &s), MAINT_OK);
+    CU_ASSERT_EQUAL(s.nr_pci + s.nr_vcpus + s.nr_mem, 0);
+
+    fake_port_put(fp, "/local/domain/9/xmaint/hide/pci", "00:05.0,00:06.0");
+    fake_port_put(fp, "/local/domain/9/xmaint/hide/vcpus", "1,3");
+    fake_port_put(fp, "/local/domain/9/xmaint/hide/memory", "0x8000000-0x8ffffff");
+    maint_hide_spec_add_pci(&s, "00:06.0");                 /* asked again */
+    maint_hide_spec_add_pci(&s, "00:07.0");
+    maint_hide_spec_add_mem(&s, "0x8000000-0x8ffffff");
+    CU_ASSERT_EQUAL(maint__hide_spec_read(ctx, 9, &s), MAINT_OK);
+    v = maint__hide_pci_value(&s);
+    CU_ASSERT_STRING_EQUAL(v, "00:06.0,00:07.0,00:05.0");
+    free(v);
+    v = maint__hide_vcpus_value(&s);
+    CU_ASSERT_STRING_EQUAL(v, "1,3");
+    free(v);
+    v = maint__hide_mem_value(&s);
+    CU_ASSERT_STRING_EQUAL(v, "0x8000000-0x8ffffff");       /* not twice */
+    free(v);
+
+    /* a value that does not parse is an error, not silently less hidden */
+    const char *bad[][2] = { { "pci", "00:05.0,zz" }, { "vcpus", "0" }, { "vcpus", "-1" },
+                             { "vcpus", "1x" }, { "memory", "0x1000-0x0fff" } };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char path[64];
+
+        fake_port_put(fp, "/local/domain/9/xmaint/hide/pci", "00:05.0");
+        fake_port_put(fp, "/local/domain/9/xmaint/hide/vcpus", "1");
+        fake_port_put(fp, "/local/domain/9/xmaint/hide/memory", "0x8000000-0x8ffffff");
+        snprintf(path, sizeof(path), "/local/domain/9/xmaint/hide/%s", bad[i][0]);
+        fake_port_put(fp, path, bad[i][1]);
+        maint_hide_spec_init(&s);
+        CU_ASSERT_EQUAL(maint__hide_spec_read(ctx, 9, &s), MAINT_ERROR_INVAL);
+    }
+    maint_ctx_close(ctx);
+}
+
 void suite_substitute_register(void)
 {
     CU_pSuite s = CU_add_suite("substitute", NULL, NULL);
@@ -225,4 +276,5 @@ void suite_substitute_register(void)
     CU_add_test(s, "hiding spec: vCPUs and memory", test_hide_vcpus_mem);
     CU_add_test(s, "derive a PV substitute", test_derive_pv);
     CU_add_test(s, "derivation errors", test_derive_errors);
+    CU_add_test(s, "hiding spec: what a domain already hides", test_hide_spec_read);
 }
