@@ -219,7 +219,7 @@ done:
 MAINT_EXPORT int maint_agent_app_status(maint_ctx *ctx, uint32_t domid, const char *app,
                                         char *buf, size_t size)
 {
-    static const char *const known[] = { "running", "stopped", "exited", "failed" };
+    static const char *const known[] = { "running", "stopping", "stopped", "exited", "failed" };
     char *p, *v;
     unsigned i;
 

@@ -422,6 +422,7 @@ static int app_stop(agent_app *a, char **err_r)
         set_status(a, "stopped");
         return 0;
     }
+    set_status(a, "stopping");
     if (a->mode == MODE_CHECKPOINT) {
         char cmd[PATH_MAX * 2 + 128], log[PATH_MAX];
 
@@ -430,6 +431,7 @@ static int app_stop(agent_app *a, char **err_r)
                  a->state[0], (int)a->pid, a->state[0]);
         if (sh(cmd, log, NULL, true, &status) < 0 || !WIFEXITED(status) ||
             WEXITSTATUS(status)) {
+            set_status(a, "running");          /* criu let it go on */
             *err_r = errf("criu dump of %s failed (see %s and %s/dump.log)", a->name,
                           log, a->state[0]);
             return -1;
