@@ -102,6 +102,10 @@ static void test_commands_and_apps(void)
     CU_ASSERT_STRING_EQUAL(apps[0].name, "web");
     CU_ASSERT_STRING_EQUAL(apps[0].status, "running");
     free(apps);
+    /* "stopping" (a checkpoint dump under way) is one of the set */
+    fake_port_put(fp, "/local/domain/7/xmaint/agent/apps/web/status", "stopping");
+    CU_ASSERT_EQUAL(maint_agent_app_status(ctx, 7, "web", buf, sizeof(buf)), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(buf, "stopping");
     /* status values outside the set read as unknown */
     fake_port_put(fp, "/local/domain/7/xmaint/agent/apps/web/status", "pwned");
     CU_ASSERT_EQUAL(maint_agent_app_status(ctx, 7, "web", buf, sizeof(buf)), MAINT_OK);
