@@ -16,6 +16,7 @@ typedef struct xmd_op {
     const char *name;
     bool dom0_only;
     bool takes_args;                  /* a JSON object of arguments */
+    bool rate_limited;                /* at most XMD_GUEST_RATE_PER_S a second per domain */
     /* Returns a MAINT_* code; on success *result_r is JSON (g_free), on
      * failure *error_r is text for the requester (g_free). */
     int (*run)(xmd *d, xmd_domain *dom, const char *args_json,
@@ -231,21 +232,21 @@ static int op_service_list(xmd *d, xmd_domain *dom, const char *args, char **res
 }
 
 static const xmd_op ops[] = {
-    { "ping", false, false, op_ping },
-    { "list", true, false, op_list },
-    { "host-info", false, false, op_host_info },
-    { "workflow-start", true, true, op_workflow_start },
-    { "workflow-abort", true, true, op_workflow_abort },
-    { "workflow-list", true, false, op_workflow_list },
-    { "service-add", true, true, op_service_add },
-    { "service-remove", true, true, op_service_remove },
-    { "service-list", true, false, op_service_list },
-    { "standby-create", true, true, xmd_op_standby_create },
-    { "standby-destroy", true, true, xmd_op_standby_destroy },
-    { "standby-show", true, false, xmd_op_standby_show },
-    { "mem-request", false, true, xmd_op_mem_request },
-    { "mem-release", false, true, xmd_op_mem_release },
-    { "app-fault", false, true, xmd_op_app_fault },
+    { "ping", false, false, false, op_ping },
+    { "list", true, false, false, op_list },
+    { "host-info", false, false, false, op_host_info },
+    { "workflow-start", true, true, false, op_workflow_start },
+    { "workflow-abort", true, true, false, op_workflow_abort },
+    { "workflow-list", true, false, false, op_workflow_list },
+    { "service-add", true, true, false, op_service_add },
+    { "service-remove", true, true, false, op_service_remove },
+    { "service-list", true, false, false, op_service_list },
+    { "standby-create", true, true, false, xmd_op_standby_create },
+    { "standby-destroy", true, true, false, xmd_op_standby_destroy },
+    { "standby-show", true, false, false, xmd_op_standby_show },
+    { "mem-request", false, true, true, xmd_op_mem_request },
+    { "mem-release", false, true, true, xmd_op_mem_release },
+    { "app-fault", false, true, true, xmd_op_app_fault },
 };
 
 static const xmd_op *find_op(const char *name)
@@ -368,6 +369,10 @@ static void handle(xmd *d, xmd_domain *dom, const char *id)
     } else if (!op->takes_args && req.args_json && strcmp(req.args_json, "{}")) {
         g_autofree char *msg = g_strdup_printf("operation '%s' takes no arguments",
                                                req.op);
+        respond_error(d, dom, id, req.op, msg);
+    } else if (op->rate_limited && !xmd_standby_rate_ok(d, dom->domid)) {
+        g_autofree char *msg = g_strdup_printf("%s: too many requests: at most %d a second",
+                                               req.op, XMD_GUEST_RATE_PER_S);
         respond_error(d, dom, id, req.op, msg);
     } else {
         rc = op->run(d, dom, req.args_json, &result, &error);

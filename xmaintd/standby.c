@@ -6,7 +6,8 @@
  *  - standby-create / standby-destroy / standby-show (dom0);
  *  - mem-request {app, kb} / mem-release {app} / app-fault {app, level}
  *    (the guest's agent; a domain only ever names its own applications,
- *    at most 4 such requests a second per domain);
+ *    at most XMD_GUEST_RATE_PER_S such requests a second per domain: the
+ *    request dispatcher checks xmd_standby_rate_ok first);
  *  - the active's death (libxl) or a stalled heartbeat: failover -- the
  *    standby grows by the protected areas, its agent starts them, their
  *    service addresses follow;
@@ -25,7 +26,6 @@
 #include "arbiter.h"
 #include "schema.h"
 
-#define RATE_PER_S        4
 #define BALLOON_WAIT_MS   10000
 #define STALL_DEFAULT_S   15
 
@@ -428,7 +428,7 @@ static gboolean stall_tick(gpointer data)
 
 /* ---- requests --------------------------------------------------------------- */
 
-static bool rate_ok(xmd *d, uint32_t domid)
+bool xmd_standby_rate_ok(xmd *d, uint32_t domid)
 {
     gint64 now = g_get_monotonic_time();
     gint64 *w = g_hash_table_lookup(d->standby->rate, GUINT_TO_POINTER(domid));
@@ -441,7 +441,7 @@ static bool rate_ok(xmd *d, uint32_t domid)
         w[0] = now;
         w[1] = 0;
     }
-    return ++w[1] <= RATE_PER_S;
+    return ++w[1] <= XMD_GUEST_RATE_PER_S;
 }
 
 static yajl_val parse_args(const char *args)
@@ -637,8 +637,6 @@ int xmd_op_mem_request(xmd *d, xmd_domain *dom, const char *args, char **result_
     int rc = MAINT_OK;
 
     maint_host_info_init(&hi);
-    if (!rate_ok(d, dom->domid))
-        REFUSE("too many requests: at most %d a second", RATE_PER_S);
     if (!app || !maint_app_name_valid(app))
         REFUSE("mem-request: \"app\" is not an application name");
     if (!jkb(v, "kb", &kb) || kb == 0)
@@ -672,8 +670,6 @@ int xmd_op_mem_release(xmd *d, xmd_domain *dom, const char *args, char **result_
     arb_pair *p;
     int rc = MAINT_OK;
 
-    if (!rate_ok(d, dom->domid))
-        REFUSE("too many requests: at most %d a second", RATE_PER_S);
     if (!app || arb_release(&s->a, dom->domid, app, &why) != 0)
         REFUSE("mem-release: %s", app ? why : "no \"app\"");
     p = arb_pair_of(&s->a, dom->domid);
@@ -695,8 +691,6 @@ int xmd_op_app_fault(xmd *d, xmd_domain *dom, const char *args, char **result_r,
     GPtrArray *apps;
     int rc = MAINT_OK;
 
-    if (!rate_ok(d, dom->domid))
-        REFUSE("too many requests: at most %d a second", RATE_PER_S);
     if (!app || !level || (strcmp(level, "minor") && strcmp(level, "major")))
         REFUSE("app-fault: give \"app\" and \"level\" (minor or major)");
     if (arb_fail_app(&s->a, dom->domid, app, level[1] == 'i' ? ARB_MINOR : ARB_MAJOR, &why) != 0)

@@ -104,6 +104,10 @@ void xmd_standby_domain_gone(xmd *d, uint32_t domid, const char *why);
 int xmd_op_standby_create(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
 int xmd_op_standby_destroy(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
 int xmd_op_standby_show(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
+/* Guest requests to the hot-standby arbiter: at most this many a second per
+ * domain (the dispatcher refuses the rest before their arguments are read). */
+#define XMD_GUEST_RATE_PER_S 4
+bool xmd_standby_rate_ok(xmd *d, uint32_t domid);
 int xmd_op_mem_request(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
 int xmd_op_mem_release(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
 int xmd_op_app_fault(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
