@@ -72,7 +72,7 @@ run_tests() {
 	say "make check (unit, real xenstored, real Xen host under QEMU)"
 	# Scenarios take ~6 min on an idle machine; TCG guests boot several times
 	# slower on a busy one: generous guest, step, scenario and host limits.
-	XMAINT_REQUIRE_XENHOST=1 XMAINT_XENHOST_TIMEOUT=${XMAINT_XENHOST_TIMEOUT:-3600} \
+	XMAINT_REQUIRE_XENHOST=1 XMAINT_XENHOST_TIMEOUT=${XMAINT_XENHOST_TIMEOUT:-4800} \
 		XH_GUEST_TIMEOUT=${XH_GUEST_TIMEOUT:-300} XH_STEP_TIMEOUT=${XH_STEP_TIMEOUT:-900} \
 		XH_SCENARIO_TIMEOUT=${XH_SCENARIO_TIMEOUT:-2400} \
 		make -C _build -j"$jobs" check || {
