@@ -29,9 +29,9 @@ for r in $(seq 1 "$ROUNDS"); do
 	xh_wait_for 60 agent_ready "$s"
 	xl-maint service remove web >/dev/null 2>&1
 	xl-maint service add web "$VIP:80" "$a" >/dev/null
-	xl-maint standby create "$a" "$s" --standby-min 96M --reserve 128M >/dev/null
+	xl-maint standby create "$a" "$s" --standby-min 128M --reserve 128M >/dev/null
 	xh_wait_for 60 sh -c "xl-maint standby show --json | grep -q '\"name\":\"web\",\"kb\":[0-9]*,\"owner\":$(domid "$a")'"
-	xh_wait_for 60 sh -c "[ \$(xl list $s | awk 'NR == 2 { print \$3 }') -le 100 ]"
+	xh_wait_for 60 sh -c "[ \$(xl list $s | awk 'NR == 2 { print \$3 }') -le 132 ]"
 	sid=$(domid "$s")
 	mem0=$(xl list "$s" | awk 'NR == 2 { print $3 }')
 	# a client asking every 10 ms from before the fault until the standby answers

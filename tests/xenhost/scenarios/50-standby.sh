@@ -15,6 +15,9 @@ A=sb-active
 S=sb-standby
 A2=sb-active2
 S2=sb-standby2
+# the standby's minimum (MiB): what a test guest (its root file system is in
+# RAM: busybox, the agent, criu and their libraries) can balloon down to
+MIN=128
 xh_logs "$LOG" /var/log/xen/console/guest-$A.log /var/log/xen/console/guest-$S.log \
 	/var/log/xen/console/guest-$A2.log
 
@@ -53,11 +56,11 @@ bad_input() {
 }
 
 create() {
-	xl-maint standby create "$A" "$S" --standby-min 96M --reserve 128M --stall 10
+	xl-maint standby create "$A" "$S" --standby-min ${MIN}M --reserve 128M --stall 10
 	xl-maint standby show
 	[ "$(xsr "/local/domain/$(domid "$S")/xmaint/role")" = standby ]
 	# the standby goes down to its minimum (confirmed by xl) and runs nothing
-	xh_wait_for 60 sh -c "[ \$(xl list $S | awk 'NR == 2 { print \$3 }') -le 100 ]"
+	xh_wait_for 60 sh -c "[ \$(xl list $S | awk 'NR == 2 { print \$3 }') -le $((MIN + 4)) ]"
 	xh_wait_for 30 nope app_running "$S" web
 	# the active's protected applications get their memory (the agent asks again)
 	xh_wait_for 90 sh -c "xl-maint standby show --json | grep -q '\"name\":\"web\"'"
@@ -92,7 +95,7 @@ major() {
 	xh_guest_exec "$A" 'xmaint-agent --fault kv major' | grep -q '"action":"moved"'
 	xh_wait_for 60 app_running "$S" kv
 	[ "$(owner_of kv)" = "$(domid "$S")" ]
-	[ "$(target_kb standby)" = $(((96 + 16) * 1024)) ]
+	[ "$(target_kb standby)" = $(((MIN + 16) * 1024)) ]
 	near "$(target_kb active)" $(((256 + 32) * 1024))
 	xl-maint standby show
 }
@@ -121,10 +124,10 @@ crash() {
 	xl-maint standby show
 	[ "$(owner_of web)" = "$sid" ]
 	[ "$(owner_of kv)" = "$sid" ]
-	[ "$(target_kb standby)" = $(((96 + 16 + 32) * 1024)) ]
+	[ "$(target_kb standby)" = $(((MIN + 16 + 32) * 1024)) ]
 	table | grep -q '"failed_over":true'
 	grep -q "the active failed (" "$LOG"
-	xh_wait_for 30 sh -c "[ \$(xl list $S | awk 'NR == 2 { print \$3 }') -ge 140 ]"
+	xh_wait_for 30 sh -c "[ \$(xl list $S | awk 'NR == 2 { print \$3 }') -ge $((MIN + 44)) ]"
 }
 
 # A second pair whose active stalls: its agent is stopped (SIGSTOP), the
@@ -142,7 +145,7 @@ stall() {
 	xh_wait_for 60 agent_ready "$S2"
 	xl-maint service remove web
 	xl-maint service add web "$VIP:80" "$A2"
-	xl-maint standby create "$A2" "$S2" --standby-min 96M --reserve 128M --stall 3
+	xl-maint standby create "$A2" "$S2" --standby-min ${MIN}M --reserve 128M --stall 3
 	xh_wait_for 90 sh -c "xl-maint standby show --json | grep -q '\"name\":\"web\",\"kb\":[0-9]*,\"owner\":$(domid "$A2")'"
 	sid=$(domid "$S2")
 	xh_guest_exec "$A2" 'kill -STOP $(pidof xmaint-agent)'
