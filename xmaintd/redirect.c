@@ -104,16 +104,57 @@ static gboolean save_locked(xmd *d, GError **error)
     return g_file_set_contents(path, json, -1, error);   /* write + rename */
 }
 
+static void refused(GError **error, const char *msg)
+{
+    g_autofree char *m = g_strdup(msg && *msg ? msg : "(no message)");
+
+    g_set_error(error, XMD_ERROR, 1, "nft refused the redirect table: %s", g_strstrip(m));
+}
+
+/* In process (libnftables): no program to start, one transaction. */
+static gboolean load_in_process(const char *script, GError **error)
+{
+    struct nft_ctx *nc = nft_ctx_new(NFT_CTX_DEFAULT);
+    gboolean ok;
+
+    if (!nc) {
+        g_set_error(error, XMD_ERROR, 1, "libnftables: cannot make a context");
+        return FALSE;
+    }
+    nft_ctx_buffer_output(nc);
+    nft_ctx_buffer_error(nc);
+    ok = nft_run_cmd_from_buffer(nc, script) == 0;
+    if (!ok)
+        refused(error, nft_ctx_get_error_buffer(nc));
+    nft_ctx_free(nc);
+    return ok;
+}
+
+/* Through a program (XMAINT_NFT, for tests): PROGRAM -f STATE_DIR/xmaint.nft. */
+static gboolean load_with(xmd *d, const char *nft, const char *script, GError **error)
+{
+    g_autofree char *file = g_build_filename(d->state_dir, "xmaint.nft", NULL);
+    g_autofree char *out = NULL, *err = NULL;
+    const char *argv[] = { nft, "-f", file, NULL };
+    int status = 0;
+
+    if (!g_file_set_contents(file, script, -1, error) ||
+        !g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                      &status, error))
+        return FALSE;
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        refused(error, err);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Render and load the nft table; addresses are re-read by the caller. */
 static gboolean apply_locked(xmd *d, GError **error)
 {
     g_autoptr(GString) rules = g_string_new(NULL);
     g_autoptr(GString) script = g_string_new(NULL);
-    g_autofree char *file = NULL;
-    g_autofree char *out = NULL, *err = NULL;
-    const char *nft = g_getenv("XMAINT_NFT");     /* a program instead (tests) */
-    int status = 0;
-    gboolean ok;
+    const char *nft = g_getenv("XMAINT_NFT");
 
     for (guint i = 0; i < d->services->len; i++) {
         xmd_service *s = g_ptr_array_index(d->services, i);
@@ -130,42 +171,7 @@ static gboolean apply_locked(xmd *d, GError **error)
         "  chain pre {\n    type nat hook prerouting priority -100; policy accept;\n%s  }\n"
         "  chain out {\n    type nat hook output priority -100; policy accept;\n%s  }\n"
         "}\n", rules->str, rules->str);
-    file = g_build_filename(d->state_dir, "xmaint.nft", NULL);
-    if (!g_file_set_contents(file, script->str, -1, error))
-        return FALSE;
-    if (!nft) {
-        /* in process (libnftables): no program to start, one transaction */
-        struct nft_ctx *nc = nft_ctx_new(NFT_CTX_DEFAULT);
-
-        if (!nc) {
-            g_set_error(error, XMD_ERROR, 1, "libnftables: cannot make a context");
-            return FALSE;
-        }
-        nft_ctx_buffer_output(nc);
-        nft_ctx_buffer_error(nc);
-        ok = nft_run_cmd_from_buffer(nc, script->str) == 0;
-        if (!ok) {
-            const char *m = nft_ctx_get_error_buffer(nc);
-            g_autofree char *msg = g_strdup(m && *m ? m : "(no message)");
-            g_set_error(error, XMD_ERROR, 1, "nft refused the redirect table: %s",
-                        g_strstrip(msg));
-        }
-        nft_ctx_free(nc);
-        return ok;
-    }
-    {
-        const char *argv[] = { nft, "-f", file, NULL };
-        ok = g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                          &out, &err, &status, error);
-    }
-    if (!ok)
-        return FALSE;
-    if (!g_spawn_check_wait_status(status, NULL)) {
-        g_set_error(error, XMD_ERROR, 1, "nft refused the redirect table: %s",
-                    err ? g_strstrip(err) : "(no message)");
-        return FALSE;
-    }
-    return TRUE;
+    return nft ? load_with(d, nft, script->str, error) : load_in_process(script->str, error);
 }
 
 /* The address of the running domain NAME, from its agent; NULL if none. */

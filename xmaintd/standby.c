@@ -190,16 +190,13 @@ typedef struct seq_buf {
     char s[24];
 } seq_buf;
 
-/* Point the services of the applications at the domain that will run them. */
-static void retarget_all(app_job *j, maint_ctx *ctx)
+/* Point APP's service (if it has one) at the domain that now runs it. */
+static void retarget(app_job *j, maint_ctx *ctx, const char *app)
 {
-    for (guint i = 0; i < j->apps->len; i++) {
-        const char *app = g_ptr_array_index(j->apps, i);
-        g_autoptr(GError) e = NULL;
+    g_autoptr(GError) e = NULL;
 
-        if (xmd_service_retarget(j->d, ctx, app, NULL, j->start_name, &e) < 0)
-            g_warning("service %s: %s", app, e->message);
-    }
+    if (j->start_name && xmd_service_retarget(j->d, ctx, app, NULL, j->start_name, &e) < 0)
+        g_warning("service %s: %s", app, e->message);
 }
 
 /*
@@ -244,15 +241,15 @@ static gpointer app_job_run(gpointer data)
         if (maint_agent_command_send(ctx, j->start_in, start, seqs[i].s, sizeof(seqs[i].s)) != MAINT_OK)
             seqs[i].s[0] = 0;
     }
-    if (!j->stop_in && j->start_name)
-        retarget_all(j, ctx);
+    for (guint i = 0; i < j->apps->len && !j->stop_in; i++)
+        retarget(j, ctx, g_ptr_array_index(j->apps, i));
+    g_info("start commands sent to d%u%s: %lld ms", j->start_in,
+           j->stop_in ? "" : ", services switched",
+           (long long)(g_get_monotonic_time() - j->since_us) / 1000);
     for (guint i = 0; i < j->apps->len; i++) {
         const char *app = g_ptr_array_index(j->apps, i);
         char *err = NULL;
 
-        if (i == 0)
-            g_info("start commands sent to d%u, services switched: %lld ms", j->start_in,
-                    (long long)(g_get_monotonic_time() - j->since_us) / 1000);
         if (!seqs[i].s[0] ||
             maint_agent_command_wait(ctx, j->start_in, seqs[i].s, 60000, &err) != MAINT_OK) {
             g_warning("d%u: cannot start %s: %s", j->start_in, app,
@@ -260,11 +257,8 @@ static gpointer app_job_run(gpointer data)
         } else {
             g_message("d%u: %s started (%lld ms after the request)", j->start_in, app,
                       (long long)(g_get_monotonic_time() - j->since_us) / 1000);
-            if (j->stop_in && j->start_name) {
-                g_autoptr(GError) e = NULL;
-                if (xmd_service_retarget(j->d, ctx, app, NULL, j->start_name, &e) < 0)
-                    g_warning("service %s: %s", app, e->message);
-            }
+            if (j->stop_in)
+                retarget(j, ctx, app);
         }
         free(err);
     }

@@ -294,6 +294,27 @@ agent_ready() { [ "$(xsr "/local/domain/$(domid "$1")/xmaint/agent/state")" = re
 app_status() { xsr "/local/domain/$(domid "$1")/xmaint/agent/apps/$2/status"; }
 app_running() { [ "$(app_status "$1" "$2")" = running ]; }
 
+# client_ok JSON DOMID...: an http-probe report with no failed request and
+# answers from each domain given
+client_ok() {
+	local f=$1 d
+	shift
+	grep -q '"failed":0,' "$f" || { echo "the client saw failures: $(cat "$f")"; return 1; }
+	for d in "$@"; do
+		grep -q "\"d$d\":[1-9]" "$f" || { echo "no answer from d$d: $(cat "$f")"; return 1; }
+	done
+}
+
+# moved OLD NEW APP...: OLD is retired and each APP runs in NEW
+moved() {
+	local old=$1 new=$2 a
+	shift 2
+	nope running "$old" || return
+	for a in "$@"; do
+		app_running "$new" "$a" || { echo "$a is not running in $new"; return 1; }
+	done
+}
+
 # count_continuous GUEST FILE DOMID... : a counter's log ("N dDOMID" lines)
 # must be 1..N without a gap or a repeat, counted by the domains in the order
 # given, each in turn (never back to an earlier one), each at least once.

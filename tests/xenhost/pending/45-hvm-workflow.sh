@@ -116,12 +116,8 @@ hw_remove() {
 	done
 	new=$(domid "$G-sub")
 	echo "original d$old, substitute d$new"
-	grep -q '"failed":0,' /run/hprobe.json
-	grep -q "\"d$old\":[1-9]" /run/hprobe.json
-	grep -q "\"d$new\":[1-9]" /run/hprobe.json
-	nope running "$G"
-	app_running "$G-sub" web
-	app_running "$G-sub" counter
+	client_ok /run/hprobe.json "$old" "$new"
+	moved "$G" "$G-sub" web counter
 	# the substitute's Linux never saw the hidden slot; the e1000 works
 	pci_lines "$G-sub"
 	nope sh -c "grep -a '^XH-PCI 0000:00:05.0' $(serial "$G-sub")"
@@ -150,12 +146,8 @@ hw_add() {
 	done
 	new=$(domid "$G-add")
 	echo "source d$old, new substitute d$new"
-	grep -q '"failed":0,' /run/hprobe.json
-	grep -q "\"d$old\":[1-9]" /run/hprobe.json
-	grep -q "\"d$new\":[1-9]" /run/hprobe.json
-	nope running "$G-sub"
-	app_running "$G-add" web
-	app_running "$G-add" counter
+	client_ok /run/hprobe.json "$old" "$new"
+	moved "$G-sub" "$G-add" web counter
 	pci_lines "$G-add"
 	pci_lines "$G-add" | grep -q '^XH-PCI 0000:00:04.0 0x8086:0x100e driver=e1000 net=eth0'
 	pci_lines "$G-add" | grep -q '^XH-PCI 0000:00:06.0 0x8086:0x100e driver=e1000 net=eth'

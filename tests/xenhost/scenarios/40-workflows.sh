@@ -60,6 +60,14 @@ probe_stop() {
 	xh_wait_for 20 test -s /run/probe.json
 	cat /run/probe.json
 }
+# under_load CMD...: CMD while the client asks (its report in /run/probe.json)
+under_load() {
+	probe_start
+	sleep 1
+	"$@"
+	sleep 2
+	probe_stop
+}
 
 hw_remove() {
 	local old new
@@ -73,15 +81,11 @@ hw_remove() {
 	new=$(domid "$G-sub")
 	echo "original d$old, substitute d$new"
 	# the client: no failed request, answers from both instances
-	grep -q '"failed":0,' /run/probe.json
-	grep -q "\"d$old\":[1-9]" /run/probe.json
-	grep -q "\"d$new\":[1-9]" /run/probe.json
+	client_ok /run/probe.json "$old" "$new"
 	# the original is retired; the substitute has no eth1 and serves
-	nope running "$G"
+	moved "$G" "$G-sub" web counter
 	nope has_if "$G-sub" eth1
 	has_if "$G-sub" eth0
-	app_running "$G-sub" web
-	app_running "$G-sub" counter
 	count_continuous "$G-sub" /var/lib/counter/log "$old" "$new"
 	xl-maint workflow list
 	grep -h '"event"' "$STATE"/workflows/*.journal | tail -n 20
@@ -129,16 +133,10 @@ bad_input() {
 # hw-add: a network interface comes back; only the substitute gets it.
 hw_add() {
 	nope has_if "$G-sub" eth1
-	probe_start
-	sleep 1
-	xl-maint hw-add "$G-sub" --name "$G" --add vif:bridge=xenbr0 --drain 500
-	sleep 2
-	probe_stop
-	grep -q '"failed":0,' /run/probe.json
-	nope running "$G-sub"
+	under_load xl-maint hw-add "$G-sub" --name "$G" --add vif:bridge=xenbr0 --drain 500
+	client_ok /run/probe.json
+	moved "$G-sub" "$G" web counter
 	has_if "$G" eth1
-	app_running "$G" web
-	app_running "$G" counter
 }
 
 # kill -9 of xmaintd at every step of one os-patch workflow, one after the
@@ -174,10 +172,7 @@ killed_everywhere() {
 	xl-maint workflow wait "$id"
 	grep -c "resuming" "$LOG"
 	[ "$(grep -c "workflow $id: resuming" "$LOG")" -ge 5 ]
-	nope running "$G"
-	app_running "$G-sub" web
-	app_running "$G-sub" counter
-	app_running "$G-sub" kv
+	moved "$G" "$G-sub" web counter kv
 	[ "$(xh_guest_exec "$G-sub" 'cat /etc/xh-patched2' | tr -d '\r')" = again ]
 	# the journal tells the story
 	grep -h '"event"' "$STATE/workflows/$id.journal" | cut -c1-160
@@ -187,17 +182,11 @@ killed_everywhere() {
 # reconfigure: the applications move to a substitute while the guest is
 # restarted with more memory, then come back; the client sees no failure.
 reconfigure() {
-	probe_start
-	sleep 1
-	xl-maint reconfigure "$G-sub" --name "$G" --set memory=320 --drain 500
-	sleep 2
-	probe_stop
-	grep -q '"failed":0,' /run/probe.json
+	under_load xl-maint reconfigure "$G-sub" --name "$G" --set memory=320 --drain 500
+	client_ok /run/probe.json
 	xl list "$G-sub"
 	[ "$(xl list "$G-sub" | awk 'NR == 2 { print $3 }')" -ge 319 ]
-	nope running "$G"
-	app_running "$G-sub" web
-	app_running "$G-sub" counter
+	moved "$G" "$G-sub" web counter
 	[ "$(xsr "/local/domain/$(domid "$G-sub")/xmaint/role")" = reconfigured ]
 }
 
@@ -211,9 +200,7 @@ substitute_crash() {
 	xl destroy "$G"
 	fails xl-maint workflow wait "$id"
 	xl-maint workflow show "$id" | grep -q "rolled-back"
-	nope running "$G"
-	app_running "$G-sub" web
-	app_running "$G-sub" counter
+	moved "$G" "$G-sub" web counter
 	http-probe "$VIP" 80 --duration-s 2 | grep -q '"failed":0,'
 }
 
@@ -222,37 +209,23 @@ substitute_crash() {
 os_upgrade() {
 	local old
 	old=$(domid "$G-sub")
-	probe_start
-	sleep 1
-	xl-maint os-upgrade "$G-sub" --name "$G" --drain 500 \
+	under_load xl-maint os-upgrade "$G-sub" --name "$G" --drain 500 \
 		--cmdline "console=hvc0 quiet xh_name=$G xh_release=2"
-	sleep 2
-	probe_stop
-	grep -q '"failed":0,' /run/probe.json
-	grep -q "\"d$(domid "$G")\":[1-9]" /run/probe.json
+	client_ok /run/probe.json "$(domid "$G")"
 	xh_guest_exec "$G" 'cat /proc/cmdline' | grep -q "xh_release=2"
-	nope running "$G-sub"
-	app_running "$G" web
-	app_running "$G" counter
-	app_running "$G" kv
+	moved "$G-sub" "$G" web counter kv
 	echo "d$old retired; $G (d$(domid "$G")) runs the new system"
 }
 
 # app-maint: the second web instance, in the substitute, gets release 2
 # before the request stream cuts over to it; no request fails.
 app_maint() {
-	probe_start
-	sleep 1
-	xl-maint app-maint "$G" --name "$G-sub" --change 'echo 2 >/etc/xh-web-release' --drain 500
-	sleep 2
-	probe_stop
-	grep -q '"failed":0,' /run/probe.json
-	grep -q "\"d$(domid "$G-sub")\":[1-9]" /run/probe.json
+	under_load xl-maint app-maint "$G" --name "$G-sub" --change 'echo 2 >/etc/xh-web-release' \
+		--drain 500
+	client_ok /run/probe.json "$(domid "$G-sub")"
 	busybox wget -q -O - "http://$VIP/" | tee /run/page
 	grep -q "^release 2" /run/page
-	nope running "$G"
-	app_running "$G-sub" web
-	app_running "$G-sub" counter
+	moved "$G" "$G-sub" web counter
 }
 
 cleanup() {
