@@ -34,7 +34,7 @@ setup() {
 }
 
 move() {
-	local old new n0
+	local old new n0 files
 	old=$(domid "$G")
 	if ! xl-maint os-patch "$G" --name "$G-sub" --patch 'true' --timeout 600; then
 		xh_guest_exec "$G" 'tail -n 40 /var/lib/ckpt/dump.log /var/log/xmaint-app-ckpt.log'
@@ -47,8 +47,11 @@ move() {
 	xh_wait_for 30 ck_more_than "$G-sub" "$((n0 + 2))"
 	count_continuous "$G-sub" /var/lib/ckpt/log "$(cat /run/ck-first)" "$new"
 	own_pidns "$G-sub"
-	# the images were consumed by the restore
-	[ -z "$(xh_guest_exec "$G-sub" 'ls /var/lib/ckpt/*.img 2>/dev/null' | tr -d '\r')" ]
+	# the images were consumed by the restore (the log, carried with them, stays)
+	files=$(xh_guest_exec "$G-sub" 'ls -1 /var/lib/ckpt' | tr -d '\r')
+	echo "$files"
+	grep -qx log <<<"$files"
+	nope grep -q '\.img$' <<<"$files"
 }
 
 # Back again, xmaintd killed (SIGKILL) as the transfer begins -- the
