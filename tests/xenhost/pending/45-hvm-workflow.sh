@@ -100,23 +100,42 @@ add_workflow() {
 	run_workflow hw-add "$G-sub" "$G-add" --add vif:bridge=xenbr0,model=e1000
 }
 
-hw_remove() {
-	local old new try since
+# phase WHAT SRC NEW RUN RESTORE: RUN (a workflow from SRC to NEW under the
+# client's load) up to 3 times while what fails it is a TCG death of one of
+# this scenario's guests.  Before a retry NEW is destroyed and, unless SRC
+# survived with its applications running at home, RESTORE makes SRC again.
+# Sets OLD (SRC's domid in the run that passed) and NEW_ID.
+phase() {
+	local what=$1 src=$2 new=$3 run=$4 restore=$5 try since
 	for try in 1 2 3; do
-		old=$(domid "$G")
+		OLD=$(domid "$src")
 		since=$(($(wc -l <"$LOG") + 1))
-		remove_workflow && break
+		if "$run"; then
+			NEW_ID=$(domid "$new")
+			echo "$what: source d$OLD, new domain d$NEW_ID"
+			return 0
+		fi
 		[ "$try" -lt 3 ] && tcg_death "$since" || return 1
-		note_tcg_death hw-remove
-		gone "$G-sub"
-		if ! { alive "$G" && agent_ready "$G"; }; then
-			gone "$G"
-			setup
+		note_tcg_death "$what"
+		gone "$new"
+		if ! { alive "$src" && agent_ready "$src" &&
+			app_running "$src" web && app_running "$src" counter; }; then
+			"$restore" || return
 		fi
 	done
-	new=$(domid "$G-sub")
-	echo "original d$old, substitute d$new"
-	client_ok /run/hprobe.json "$old" "$new"
+}
+restore_original() { gone "$G"; setup; }
+# hw-add's source is hw-remove's substitute: make it again the same way
+restore_substitute() {
+	gone "$G-sub" "$G"
+	setup && phase hw-remove "$G" "$G-sub" remove_workflow restore_original
+}
+
+hw_remove() {
+	local new
+	phase hw-remove "$G" "$G-sub" remove_workflow restore_original || return
+	new=$NEW_ID
+	client_ok /run/hprobe.json "$OLD" "$new"
 	moved "$G" "$G-sub" web counter
 	# the substitute's Linux never saw the hidden slot; the e1000 works
 	pci_lines "$G-sub"
@@ -129,24 +148,10 @@ hw_remove() {
 # A NIC comes through a substitute of the substitute, which keeps 00:05.0
 # hidden (what its source hides; no --hide-pci, no --firmware given here).
 hw_add() {
-	local old new try since
-	for try in 1 2 3; do
-		old=$(domid "$G-sub")
-		since=$(($(wc -l <"$LOG") + 1))
-		add_workflow && break
-		[ "$try" -lt 3 ] && tcg_death "$since" || return 1
-		note_tcg_death hw-add
-		gone "$G-add"
-		if ! { alive "$G-sub" && agent_ready "$G-sub"; }; then
-			# the source is gone: back to it through setup and hw-remove
-			gone "$G-sub" "$G"
-			setup
-			remove_workflow
-		fi
-	done
-	new=$(domid "$G-add")
-	echo "source d$old, new substitute d$new"
-	client_ok /run/hprobe.json "$old" "$new"
+	local new
+	phase hw-add "$G-sub" "$G-add" add_workflow restore_substitute || return
+	new=$NEW_ID
+	client_ok /run/hprobe.json "$OLD" "$new"
 	moved "$G-sub" "$G-add" web counter
 	pci_lines "$G-add"
 	pci_lines "$G-add" | grep -q '^XH-PCI 0000:00:04.0 0x8086:0x100e driver=e1000 net=eth0'
