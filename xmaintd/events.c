@@ -245,9 +245,11 @@ static void lx_event(void *user, libxl_event *ev)
                   libxl_shutdown_reason_to_string(ev->u.domain_shutdown.shutdown_reason));
         if (ev->u.domain_shutdown.shutdown_reason == LIBXL_SHUTDOWN_REASON_CRASH)
             xmd_standby_domain_gone(d, ev->domid, "crashed");
+        xmd_toolstack_shutdown(d, ev->domid);
         break;
     case LIBXL_EVENT_TYPE_DOMAIN_DEATH:
         g_message("d%u (%s): died", ev->domid, label);
+        xmd_toolstack_forget(d, ev->domid);
         xmd_standby_domain_gone(d, ev->domid, "died");
         xmd_domains_rescan(d);
         break;

@@ -262,6 +262,7 @@ int main(int argc, char **argv)
     d.sig_int = g_unix_signal_add(SIGINT, on_stop_signal, &d);
     d.sig_hup = g_unix_signal_add(SIGHUP, on_hup, &d);
     xmd_domains_init(&d);
+    xmd_toolstack_init(&d);
     if (!xmd_xs_source_add(&d, &error))
         goto fail;
     xmd_domains_rescan(&d);
@@ -297,6 +298,7 @@ out:
         if (d.xs_source)
             g_source_remove(d.xs_source);
     }
+    xmd_toolstack_fini(&d);
     if (d.sig_hup)
         g_source_remove(d.sig_hup);
     if (d.sig_int)

@@ -33,6 +33,7 @@
 
 #include "xmaintd.h"
 #include "schema.h"
+#include "shutdown.h"
 
 #define AGENT_TIMEOUT_MS    (120 * 1000)
 #define CMD_TIMEOUT_MS      (120 * 1000)
@@ -48,6 +49,7 @@ struct xmd_wf {
     yajl_val argv;               /* parsed args */
     GPtrArray *steps;            /* step names, in order */
     GHashTable *done;            /* steps finished */
+    GArray *created;             /* xmd_sd_created: the domains it made (under lock) */
     gboolean rolling_back;
     wf_state state;
     char *step, *message;
@@ -108,12 +110,14 @@ static char *journal_path(xmd *d, const char *id)
     return g_build_filename(d->state_dir, "workflows", name, NULL);
 }
 
-static void journal(xmd_wf *w, const char *event, const char *step, const char *extra_key,
-                    const char *extra)
+/* One record; kv: more key/value string pairs, NULL-terminated (or NULL). */
+static void journal_kv(xmd_wf *w, const char *event, const char *step,
+                       const char *const *kv)
 {
     g_autofree char *path = journal_path(w->d, w->id);
     g_autofree char *dir = g_path_get_dirname(path);
     maint__json *j = maint__json_new();
+    g_autofree char *nl = NULL;
     char *line;
     int fd;
 
@@ -136,21 +140,30 @@ static void journal(xmd_wf *w, const char *event, const char *step, const char *
         maint__json_key(j, "step");
         maint__json_string(j, step);
     }
-    if (extra_key) {
-        maint__json_key(j, extra_key);
-        maint__json_string(j, extra);
+    for (; kv && kv[0]; kv += 2) {
+        maint__json_key(j, kv[0]);
+        maint__json_string(j, kv[1]);
     }
     maint__json_map_close(j);
     line = maint__json_finish(j);
+    /* one write a record: the main thread may add one (xmd_workflow_note) */
+    nl = line ? g_strdup_printf("%s\n", line) : NULL;
     g_mkdir_with_parents(dir, 0700);
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || !line || write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0 ||
-        fsync(fd) < 0)
+    if (fd < 0 || !nl || write(fd, nl, strlen(nl)) < 0 || fsync(fd) < 0)
         g_warning("workflow %s: cannot write its journal %s: %s", w->id, path,
                   g_strerror(errno));
     if (fd >= 0)
         close(fd);
     free(line);
+}
+
+static void journal(xmd_wf *w, const char *event, const char *step, const char *extra_key,
+                    const char *extra)
+{
+    const char *kv[] = { extra_key, extra, NULL };
+
+    journal_kv(w, event, step, kv);
 }
 
 static void fault_point(const char *step, gboolean after)
@@ -257,6 +270,38 @@ static void progress(xmd_wf *w, const char *step, const char *fmt, ...)
 static gboolean lookup(xmd_wf *w, const char *name, uint32_t *domid_r)
 {
     return maint_domain_lookup(w->ctx, name, domid_r) == MAINT_OK;
+}
+
+/* The workflow made domain domid (at step): journalled with its UUID, so
+ * xmaintd acts as its toolstack (toolstack.c), also after a restart. */
+static void record_created(xmd_wf *w, const char *step, uint32_t domid)
+{
+    maint_domain_info info;
+    xmd_sd_created c = { .domid = domid };
+    gboolean known;
+
+    maint_domain_info_init(&info);
+    if (maint_domain_info_get(w->ctx, domid, &info) != MAINT_OK || !info.uuid[0]) {
+        maint_domain_info_dispose(&info);
+        g_warning("workflow %s: d%u is gone before it could be recorded", w->id, domid);
+        return;
+    }
+    g_strlcpy(c.uuid, info.uuid, sizeof(c.uuid));
+    maint_domain_info_dispose(&info);
+    g_mutex_lock(&w->lock);
+    known = xmd_sd_ours((xmd_sd_created *)(void *)w->created->data, w->created->len,
+                        c.domid, c.uuid);
+    if (!known)
+        g_array_append_val(w->created, c);
+    g_mutex_unlock(&w->lock);
+    if (!known) {
+        g_autofree char *id = g_strdup_printf("%u", domid);
+        const char *kv[] = { "domid", id, "uuid", c.uuid, NULL };
+
+        journal_kv(w, "created", step, kv);
+    }
+    /* it may have shut down before this record was there */
+    xmd_toolstack_recheck(w->d, domid);
 }
 
 static gboolean agent_cmd(xmd_wf *w, uint32_t domid, const char *json, GError **error)
@@ -503,8 +548,10 @@ static gboolean step_substitute(xmd_wf *w, GError **error)
 
     if (lookup(w, w->substitute, &sub)) {
         /* created before a restart: usable if its agent comes up */
-        if (maint_agent_wait_ready(w->ctx, sub, AGENT_TIMEOUT_MS) == MAINT_OK)
+        if (maint_agent_wait_ready(w->ctx, sub, AGENT_TIMEOUT_MS) == MAINT_OK) {
+            record_created(w, "substitute", sub);
             return TRUE;
+        }
         g_message("workflow %s: %s exists without a ready agent: recreating it", w->id,
                   w->substitute);
         maint_domain_retire(w->ctx, sub, 0);
@@ -545,6 +592,7 @@ static gboolean step_substitute(xmd_wf *w, GError **error)
                     w->substitute, maint_strerror(rc));
         return FALSE;
     }
+    record_created(w, "substitute", sub);
     return TRUE;
 }
 
@@ -654,8 +702,10 @@ static gboolean step_reconfigure(xmd_wf *w, GError **error)
     }
     if (g_file_test(donepath, G_FILE_TEST_EXISTS)) {
         if (lookup(w, w->domain, &id) &&
-            maint_agent_wait_ready(w->ctx, id, AGENT_TIMEOUT_MS) == MAINT_OK)
+            maint_agent_wait_ready(w->ctx, id, AGENT_TIMEOUT_MS) == MAINT_OK) {
+            record_created(w, "reconfigure", id);
             return TRUE;
+        }
         g_set_error(error, XMD_ERROR, 1, "the reconfigured %s is not up", w->domain);
         return FALSE;
     }
@@ -675,6 +725,7 @@ static gboolean step_reconfigure(xmd_wf *w, GError **error)
                     maint_strerror(rc));
         return FALSE;
     }
+    record_created(w, "reconfigure", newid);
     if (!g_file_set_contents(donepath, "", 0, &ferr)) {
         g_set_error(error, XMD_ERROR, 1, "%s", ferr->message);
         return FALSE;
@@ -840,6 +891,7 @@ static void wf_free(gpointer p)
     yajl_tree_free(w->argv);
     g_ptr_array_free(w->steps, TRUE);
     g_hash_table_destroy(w->done);
+    g_array_free(w->created, TRUE);
     g_free(w->step);
     g_free(w->message);
     g_mutex_clear(&w->lock);
@@ -864,6 +916,7 @@ static xmd_wf *wf_new(xmd *d, const char *id, const char *type, const char *doma
     for (; s && *s; s++)
         g_ptr_array_add(w->steps, g_strdup(*s));
     w->done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    w->created = g_array_new(FALSE, TRUE, sizeof(xmd_sd_created));
     g_mutex_init(&w->lock);
     return w;
 }
@@ -1019,6 +1072,43 @@ char *xmd_workflows_json(xmd *d)
     return g_string_free(s, FALSE);
 }
 
+gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **id_r)
+{
+    gboolean found = FALSE;
+
+    g_mutex_lock(&wf_list_lock);
+    /* the newest first: a domain is recorded once, but be exact */
+    for (guint i = d->workflows ? d->workflows->len : 0; i-- > 0 && !found;) {
+        xmd_wf *w = g_ptr_array_index(d->workflows, i);
+
+        g_mutex_lock(&w->lock);
+        found = xmd_sd_ours((xmd_sd_created *)(void *)w->created->data, w->created->len,
+                            domid, uuid);
+        g_mutex_unlock(&w->lock);
+        if (found && id_r)
+            *id_r = g_strdup(w->id);
+    }
+    g_mutex_unlock(&wf_list_lock);
+    return found;
+}
+
+void xmd_workflow_note(xmd *d, const char *id, uint32_t domid, const char *text)
+{
+    g_autofree char *dom = g_strdup_printf("%u", domid);
+    const char *kv[] = { "domid", dom, "what", text, NULL };
+
+    g_mutex_lock(&wf_list_lock);
+    for (guint i = 0; d->workflows && id && i < d->workflows->len; i++) {
+        xmd_wf *w = g_ptr_array_index(d->workflows, i);
+
+        if (!strcmp(w->id, id)) {
+            journal_kv(w, "domain", NULL, kv);
+            break;
+        }
+    }
+    g_mutex_unlock(&wf_list_lock);
+}
+
 /* ---- restart: the journals ----------------------------------------------- */
 
 static void resume_one(xmd *d, const char *path)
@@ -1070,6 +1160,18 @@ static void resume_one(xmd *d, const char *path)
             }
         } else if (w && ev && st && !strcmp(ystr(ev), "done")) {
             g_hash_table_add(w->done, g_strdup(ystr(st)));
+        } else if (w && ev && !strcmp(ystr(ev), "created")) {
+            const char *pi[] = { "domid", NULL }, *pu[] = { "uuid", NULL };
+            yajl_val di = yajl_tree_get(v, pi, yajl_t_string), u = yajl_tree_get(v, pu, yajl_t_string);
+            xmd_sd_created c = { 0 };
+            guint64 id;
+
+            if (di && u && g_ascii_string_to_unsigned(ystr(di), 10, 1, 0x7fef, &id, NULL) &&
+                g_uuid_string_is_valid(ystr(u))) {
+                c.domid = (uint32_t)id;
+                g_strlcpy(c.uuid, ystr(u), sizeof(c.uuid));
+                g_array_append_val(w->created, c);
+            }
         } else if (w && ev && !strcmp(ystr(ev), "rollback")) {
             w->rolling_back = TRUE;
         } else if (w && ev && !strcmp(ystr(ev), "end")) {

@@ -52,6 +52,7 @@ typedef struct xmd {
     GPtrArray *workflows;              /* xmd_wf*, guarded in workflow.c */
     GPtrArray *services;               /* xmd_service*, guarded in redirect.c */
     xmd_standby *standby;              /* hot-standby pairs (main thread only) */
+    GHashTable *reaping;               /* domids whose shutdown toolstack.c acts on */
 } xmd;
 
 /* domains.c */
@@ -82,6 +83,22 @@ char *xmd_workflow_start(xmd *d, const char *args_json, GError **error);
 gboolean xmd_workflow_abort(xmd *d, const char *id, GError **error);
 char *xmd_workflows_json(xmd *d);
 char *xmd_workflow_json(xmd_wf *w);
+/* Did a workflow create the domain (domid and UUID as it journalled them)?
+ * *id_r: that workflow's id (g_free). */
+gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **id_r);
+/* Journal what happened to a domain the workflow id created. */
+void xmd_workflow_note(xmd *d, const char *id, uint32_t domid, const char *text);
+
+/* toolstack.c: xmaintd follows on_crash/on_reboot/... of the domains it created */
+void xmd_toolstack_init(xmd *d);
+void xmd_toolstack_fini(xmd *d);
+/* A domain shut down (main thread): act if xmaintd created it. */
+void xmd_toolstack_shutdown(xmd *d, uint32_t domid);
+/* The same from any thread, on the main loop (a domain just recorded as
+ * created may have shut down before the record was there). */
+void xmd_toolstack_recheck(xmd *d, uint32_t domid);
+/* The domain died: out of hand. */
+void xmd_toolstack_forget(xmd *d, uint32_t domid);
 
 /* redirect.c */
 gboolean xmd_ipv4_valid(const char *s);

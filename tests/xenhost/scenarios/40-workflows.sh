@@ -11,7 +11,9 @@
 #    too: each restart resumes it, it finishes; the journal says what happened;
 #  - hw-add: a network interface is added back through a substitute;
 #  - reconfigure: restarted with more memory while a substitute serves;
-#  - a substitute crashing mid-step: the workflow rolls back;
+#  - a substitute destroyed mid-step: the workflow rolls back;
+#  - a substitute whose kernel panics mid-step: xmaintd, its toolstack,
+#    destroys it (on_crash=destroy); the workflow rolls back in seconds;
 #  - os-upgrade: the substitute boots a new system (kernel command line);
 #  - app-maint: the second web instance gets a new release before the cut-over.
 . /xh/lib.sh
@@ -204,6 +206,42 @@ substitute_crash() {
 	http-probe "$VIP" 80 --duration-s 2 | grep -q '"failed":0,'
 }
 
+# A substitute's kernel panics mid-step (sysrq c).  No xl process watches a
+# domain xmaintd made: xmaintd follows its on_crash (destroy, from the
+# guest's configuration) and destroys it; the workflow waiting on its agent
+# sees it gone and rolls back at once, not after the agent's 120 s.  The
+# applications stay in the original, nothing is left over, the journal
+# tells it.
+substitute_panic() {
+	local id sub since t0 t1 j
+	since=$(($(wc -l <"$LOG") + 1))
+	xl-maint os-patch "$G-sub" --name "$G" --patch 'sleep 150' --no-wait
+	id=$(xl-maint workflow list --json | grep -o '"id":"[^"]*"' | tail -n1 | cut -d'"' -f4)
+	xh_wait_for 300 sh -c "xl-maint workflow show $id | grep -q 'step: *patch'"
+	sub=$(domid "$G")
+	t0=$(now_ms)
+	xh_guest_crash "$G"
+	fails xl-maint workflow wait "$id"
+	t1=$(now_ms)
+	echo "d$sub panicked; workflow $id ended $((t1 - t0)) ms later"
+	tail -n +"$since" "$LOG" | grep -E "d$sub \($G\)|workflow $id"
+	xl-maint workflow show "$id" | grep -q "rolled-back"
+	tail -n +"$since" "$LOG" | grep -q "d$sub ($G): crashed; destroyed (on_crash=destroy)"
+	[ $((t1 - t0)) -lt 30000 ]
+	# the applications run in the original, the only domain besides dom0
+	moved "$G" "$G-sub" web counter
+	xl list
+	[ "$(xl list | awk 'NR > 1 { print $1 }' | sort | tr '\n' ' ')" = "Domain-0 $G-sub " ]
+	http-probe "$VIP" 80 --duration-s 2 | grep -q '"failed":0,'
+	# the journal: the substitute it made, what became of it, the rollback
+	j=$STATE/workflows/$id.journal
+	grep -h '"event"' "$j" | cut -c1-200
+	grep -q "\"event\":\"created\",\"step\":\"substitute\",\"domid\":\"$sub\"" "$j"
+	grep -q "\"event\":\"domain\",\"domid\":\"$sub\",\"what\":\"crashed; destroyed (on_crash=destroy)\"" "$j"
+	grep -q "\"event\":\"rollback\",\"reason\":\"d$sub's agent: .*d$sub is gone" "$j"
+	grep -q '"event":"end","state":"rolled-back"' "$j"
+}
+
 # os-upgrade: the substitute boots the new system (here: the same kernel
 # with a new command line), the applications move, the old one is retired.
 os_upgrade() {
@@ -251,6 +289,7 @@ xh_step hw-add hw_add
 xh_step killed-everywhere killed_everywhere
 xh_step reconfigure reconfigure
 xh_step substitute-crash substitute_crash
+xh_step substitute-panic substitute_panic
 xh_step os-upgrade os_upgrade
 xh_step app-maint app_maint
 xh_step cleanup cleanup
