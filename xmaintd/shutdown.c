@@ -75,9 +75,16 @@ libxl_action_on_shutdown xmd_sd_action(const libxl_domain_config *cfg,
     return action_valid(a) ? a : row->dflt;
 }
 
-xmd_sd_plan xmd_sd_decide(libxl_shutdown_reason reason, libxl_action_on_shutdown action)
+static bool restarts(libxl_action_on_shutdown a)
 {
-    xmd_sd_plan p = { XMD_SD_NOTHING, reason, action };
+    return a == LIBXL_ACTION_ON_SHUTDOWN_RESTART || a == LIBXL_ACTION_ON_SHUTDOWN_RESTART_RENAME ||
+           a == LIBXL_ACTION_ON_SHUTDOWN_SOFT_RESET;
+}
+
+xmd_sd_plan xmd_sd_decide(libxl_shutdown_reason reason, libxl_action_on_shutdown action,
+                          bool in_flight)
+{
+    xmd_sd_plan p = { XMD_SD_NOTHING, reason, action, in_flight };
 
     if (!xmd_sd_applies(reason))
         return p;
@@ -88,7 +95,8 @@ xmd_sd_plan xmd_sd_decide(libxl_shutdown_reason reason, libxl_action_on_shutdown
         p.verb = XMD_SD_LEAVE;
         break;
     default:           /* destroy, the restarts, soft-reset, anything unknown */
-        p.verb = XMD_SD_DESTROY;
+        /* a domain in service is not thrown away for want of a restart */
+        p.verb = restarts(action) && !in_flight ? XMD_SD_LEAVE : XMD_SD_DESTROY;
         break;
     }
     return p;
@@ -111,7 +119,10 @@ char *xmd_sd_describe(const xmd_sd_plan *p)
         break;
     case XMD_SD_LEAVE:
         done = "left shut down";
-        if (p->action == LIBXL_ACTION_ON_SHUTDOWN_PRESERVE)
+        if (restarts(p->action))
+            why = ": its workflow is over and xmaintd does not restart domains; "
+                  "'xl destroy' it and start it again";
+        else if (p->action == LIBXL_ACTION_ON_SHUTDOWN_PRESERVE)
             why = ": 'xl destroy' it when done";
         else
             why = ": xmaintd dumps no core; 'xl dump-core' it, then 'xl destroy' it";

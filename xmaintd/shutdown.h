@@ -9,8 +9,12 @@
  * acts as their toolstack where that is simple:
  *
  *   destroy                      destroyed
- *   restart, rename-restart,     destroyed as well: xmaintd does not start
- *   soft-reset                   them again (a workflow using one rolls back)
+ *   restart, rename-restart,     while the workflow that created it runs:
+ *   soft-reset                   destroyed as well (xmaintd does not start
+ *                                it again; the workflow rolls back); once
+ *                                that workflow is over the domain is in
+ *                                service: left shut down for the
+ *                                administrator, nothing of it lost
  *   preserve, coredump-destroy,  left shut down for the administrator, as
  *   coredump-restart             xl would leave it (xmaintd dumps no core)
  *
@@ -36,6 +40,7 @@ typedef struct xmd_sd_plan {
     xmd_sd_verb verb;
     libxl_shutdown_reason reason;
     libxl_action_on_shutdown action;    /* the one that applies */
+    bool in_flight;                     /* its workflow still runs */
 } xmd_sd_plan;
 
 /* Is the reason one a toolstack follows the configuration for (crash,
@@ -48,7 +53,9 @@ bool xmd_sd_applies(libxl_shutdown_reason reason);
 libxl_action_on_shutdown xmd_sd_action(const libxl_domain_config *cfg,
                                        libxl_shutdown_reason reason);
 
-xmd_sd_plan xmd_sd_decide(libxl_shutdown_reason reason, libxl_action_on_shutdown action);
+/* in_flight: the workflow that created the domain still runs. */
+xmd_sd_plan xmd_sd_decide(libxl_shutdown_reason reason, libxl_action_on_shutdown action,
+                          bool in_flight);
 
 /* What happened and what was done, for the log and the journal:
  * "crashed; destroyed (on_crash=destroy)".  malloc'd. */

@@ -19,6 +19,7 @@ typedef struct reap {
     uint32_t domid;
     char *name;
     char *wf;                         /* the workflow that created it */
+    gboolean wf_running;              /* ... and it still runs */
     libxl_shutdown_reason reason;
     libxl_domain_config cfg;
     char *line;                       /* what is logged once done */
@@ -58,7 +59,8 @@ static void destroyed(libxl_ctx *lx, int rc, void *data)
 static void config_read(libxl_ctx *lx, int rc, void *data)
 {
     reap *r = data;
-    xmd_sd_plan p = xmd_sd_decide(r->reason, xmd_sd_action(rc ? NULL : &r->cfg, r->reason));
+    xmd_sd_plan p = xmd_sd_decide(r->reason, xmd_sd_action(rc ? NULL : &r->cfg, r->reason),
+                                  r->wf_running);
     char *what = xmd_sd_describe(&p);
 
     r->line = g_strdup_printf("%s%s", what ? what : "?",
@@ -84,6 +86,7 @@ void xmd_toolstack_shutdown(xmd *d, uint32_t domid)
     char uuid[37];
     bool down;
     char *wf = NULL;
+    gboolean wf_running = FALSE;
     reap *r;
     int rc;
 
@@ -99,12 +102,13 @@ void xmd_toolstack_shutdown(xmd *d, uint32_t domid)
     snprintf(uuid, sizeof(uuid), LIBXL_UUID_FMT, LIBXL_UUID_BYTES(info.uuid));
     libxl_dominfo_dispose(&info);
     /* a domain xmaintd did not create is its toolstack's (xl's), never ours */
-    if (!down || !xmd_sd_applies(reason) || !xmd_workflow_created(d, domid, uuid, &wf))
+    if (!down || !xmd_sd_applies(reason) || !xmd_workflow_created(d, domid, uuid, &wf, &wf_running))
         return;
     r = g_new0(reap, 1);
     r->d = d;
     r->domid = domid;
     r->wf = wf;
+    r->wf_running = wf_running;
     r->reason = reason;
     {
         char *n = libxl_domid_to_name(d->lx, domid);

@@ -1072,7 +1072,8 @@ char *xmd_workflows_json(xmd *d)
     return g_string_free(s, FALSE);
 }
 
-gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **id_r)
+gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **id_r,
+                              gboolean *running_r)
 {
     gboolean found = FALSE;
 
@@ -1084,6 +1085,8 @@ gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **i
         g_mutex_lock(&w->lock);
         found = xmd_sd_ours((xmd_sd_created *)(void *)w->created->data, w->created->len,
                             domid, uuid);
+        if (found && running_r)
+            *running_r = w->state == WF_RUNNING;
         g_mutex_unlock(&w->lock);
         if (found && id_r)
             *id_r = g_strdup(w->id);

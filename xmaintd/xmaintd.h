@@ -84,8 +84,9 @@ gboolean xmd_workflow_abort(xmd *d, const char *id, GError **error);
 char *xmd_workflows_json(xmd *d);
 char *xmd_workflow_json(xmd_wf *w);
 /* Did a workflow create the domain (domid and UUID as it journalled them)?
- * *id_r: that workflow's id (g_free). */
-gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **id_r);
+ * *id_r: that workflow's id (g_free); *running_r: is it still running. */
+gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **id_r,
+                              gboolean *running_r);
 /* Journal what happened to a domain the workflow id created. */
 void xmd_workflow_note(xmd *d, const char *id, uint32_t domid, const char *text);
 

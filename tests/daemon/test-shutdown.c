@@ -28,7 +28,8 @@ static void test_reasons(void)
         CU_ASSERT_FALSE(xmd_sd_applies(left_alone[i]));
         /* whatever the configuration says: a retirement, a save, a migration */
         for (int a = LIBXL_ACTION_ON_SHUTDOWN_DESTROY; a <= LIBXL_ACTION_ON_SHUTDOWN_SOFT_RESET; a++)
-            CU_ASSERT_EQUAL(xmd_sd_decide(left_alone[i], a).verb, XMD_SD_NOTHING);
+            for (int f = 0; f < 2; f++)
+                CU_ASSERT_EQUAL(xmd_sd_decide(left_alone[i], a, f).verb, XMD_SD_NOTHING);
     }
 }
 
@@ -71,29 +72,34 @@ static void test_action_from_config(void)
 
 static void test_decisions(void)
 {
-    static const struct { libxl_action_on_shutdown a; xmd_sd_verb v; } table[] = {
-        { LIBXL_ACTION_ON_SHUTDOWN_DESTROY, XMD_SD_DESTROY },
-        { LIBXL_ACTION_ON_SHUTDOWN_RESTART, XMD_SD_DESTROY },
-        { LIBXL_ACTION_ON_SHUTDOWN_RESTART_RENAME, XMD_SD_DESTROY },
-        { LIBXL_ACTION_ON_SHUTDOWN_SOFT_RESET, XMD_SD_DESTROY },
-        { LIBXL_ACTION_ON_SHUTDOWN_PRESERVE, XMD_SD_LEAVE },
-        { LIBXL_ACTION_ON_SHUTDOWN_COREDUMP_DESTROY, XMD_SD_LEAVE },
-        { LIBXL_ACTION_ON_SHUTDOWN_COREDUMP_RESTART, XMD_SD_LEAVE },
+    /* v: while the creating workflow runs; done: once it is over (the
+     * domain in service is not destroyed for want of a restart) */
+    static const struct { libxl_action_on_shutdown a; xmd_sd_verb v, done; } table[] = {
+        { LIBXL_ACTION_ON_SHUTDOWN_DESTROY, XMD_SD_DESTROY, XMD_SD_DESTROY },
+        { LIBXL_ACTION_ON_SHUTDOWN_RESTART, XMD_SD_DESTROY, XMD_SD_LEAVE },
+        { LIBXL_ACTION_ON_SHUTDOWN_RESTART_RENAME, XMD_SD_DESTROY, XMD_SD_LEAVE },
+        { LIBXL_ACTION_ON_SHUTDOWN_SOFT_RESET, XMD_SD_DESTROY, XMD_SD_LEAVE },
+        { LIBXL_ACTION_ON_SHUTDOWN_PRESERVE, XMD_SD_LEAVE, XMD_SD_LEAVE },
+        { LIBXL_ACTION_ON_SHUTDOWN_COREDUMP_DESTROY, XMD_SD_LEAVE, XMD_SD_LEAVE },
+        { LIBXL_ACTION_ON_SHUTDOWN_COREDUMP_RESTART, XMD_SD_LEAVE, XMD_SD_LEAVE },
     };
 
     for (unsigned r = 0; r < sizeof(acted_on) / sizeof(acted_on[0]); r++)
         for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-            xmd_sd_plan p = xmd_sd_decide(acted_on[r], table[i].a);
+            xmd_sd_plan p = xmd_sd_decide(acted_on[r], table[i].a, true);
 
+            CU_ASSERT_EQUAL(xmd_sd_decide(acted_on[r], table[i].a, false).verb,
+                            table[i].done);
             CU_ASSERT_EQUAL(p.verb, table[i].v);
             CU_ASSERT_EQUAL(p.reason, acted_on[r]);
             CU_ASSERT_EQUAL(p.action, table[i].a);
         }
 }
 
-static void said(libxl_shutdown_reason r, libxl_action_on_shutdown a, const char *want)
+static void said_when(bool in_flight, libxl_shutdown_reason r, libxl_action_on_shutdown a,
+                      const char *want)
 {
-    xmd_sd_plan p = xmd_sd_decide(r, a);
+    xmd_sd_plan p = xmd_sd_decide(r, a, in_flight);
     char *s = xmd_sd_describe(&p);
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -102,6 +108,7 @@ static void said(libxl_shutdown_reason r, libxl_action_on_shutdown a, const char
     CU_ASSERT_STRING_EQUAL(s, want);
     free(s);
 }
+#define said(...) said_when(true, __VA_ARGS__)
 
 static void test_descriptions(void)
 {
@@ -121,6 +128,12 @@ static void test_descriptions(void)
     said(LIBXL_SHUTDOWN_REASON_CRASH, LIBXL_ACTION_ON_SHUTDOWN_COREDUMP_RESTART,
          "crashed; left shut down (on_crash=coredump-restart: xmaintd dumps no core; "
          "'xl dump-core' it, then 'xl destroy' it)");
+    /* a substitute in service after its workflow: kept */
+    said_when(false, LIBXL_SHUTDOWN_REASON_REBOOT, LIBXL_ACTION_ON_SHUTDOWN_RESTART,
+              "rebooted; left shut down (on_reboot=restart: its workflow is over and xmaintd "
+              "does not restart domains; 'xl destroy' it and start it again)");
+    said_when(false, LIBXL_SHUTDOWN_REASON_CRASH, LIBXL_ACTION_ON_SHUTDOWN_DESTROY,
+              "crashed; destroyed (on_crash=destroy)");
     said(LIBXL_SHUTDOWN_REASON_POWEROFF, LIBXL_ACTION_ON_SHUTDOWN_DESTROY,
          "powered off; nothing done (on_poweroff=destroy)");
 }
