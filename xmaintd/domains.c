@@ -223,6 +223,9 @@ static void domain_remove(xmd *d, xmd_domain *dom)
         port->ops->xs_unwatch(port->priv, req, token);
     }
     xmd_domain_death_disable(d, dom);
+    /* its death event may never come now: a domid Xen hands out again must
+     * find no stale entry */
+    xmd_toolstack_forget(d, dom->domid);
     g_message("d%u (%s): domain departed", dom->domid, xmd_domain_label(dom));
     /* an active that went without a death event (e.g. while the daemon
      * restarted) fails over all the same */

@@ -197,7 +197,7 @@ int main(int argc, char **argv)
     xmd d = { .pidfile_fd = -1 };
     g_autoptr(GError) error = NULL;
     g_autoptr(GOptionContext) oc = NULL;
-    gboolean version = FALSE;
+    gboolean version = FALSE, lx_busy = FALSE;
     int notify_fd = -1, status = EXIT_FAILURE, devnull;
     GOptionEntry entries[] = {
         { "foreground", 'F', 0, G_OPTION_ARG_NONE, &d.foreground,
@@ -289,7 +289,10 @@ int main(int argc, char **argv)
 fail:
     g_critical("%s", error ? error->message : "startup failed");
 out:
-    /* Teardown: exactly the stages reached, in reverse. */
+    /* Teardown: exactly the stages reached, in reverse -- after the libxl
+     * operations under way (a destroy takes seconds) are through: libxl's
+     * context must not be freed with one in progress. */
+    lx_busy = d.lx && !xmd_libxl_drain(&d, 20 * 1000);
     xmd_standby_fini(&d);
     xmd_workflows_fini(&d);
     xmd_services_fini(&d);
@@ -305,7 +308,10 @@ out:
         g_source_remove(d.sig_int);
     if (d.sig_term)
         g_source_remove(d.sig_term);
-    maint_ctx_close(d.ctx);
+    if (lx_busy)    /* freeing it would abort the daemon; exiting frees it */
+        g_warning("exiting with the libxl context still busy");
+    else
+        maint_ctx_close(d.ctx);
     if (d.xtl)
         xtl_logger_destroy(d.xtl);
     if (d.loop)

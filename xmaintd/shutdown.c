@@ -120,7 +120,7 @@ char *xmd_sd_describe(const xmd_sd_plan *p)
     case XMD_SD_LEAVE:
         done = "left shut down";
         if (restarts(p->action))
-            why = ": its workflow is over and xmaintd does not restart domains; "
+            why = ": it is in service and xmaintd does not restart domains; "
                   "'xl destroy' it and start it again";
         else if (p->action == LIBXL_ACTION_ON_SHUTDOWN_PRESERVE)
             why = ": 'xl destroy' it when done";

@@ -9,11 +9,12 @@
  * acts as their toolstack where that is simple:
  *
  *   destroy                      destroyed
- *   restart, rename-restart,     while the workflow that created it runs:
- *   soft-reset                   destroyed as well (xmaintd does not start
+ *   restart, rename-restart,     while the workflow that created it runs
+ *   soft-reset                   and has not moved the applications to it:
+ *                                destroyed as well (xmaintd does not start
  *                                it again; the workflow rolls back); once
- *                                that workflow is over the domain is in
- *                                service: left shut down for the
+ *                                it holds them (or the workflow is over)
+ *                                it is in service: left shut down for the
  *                                administrator, nothing of it lost
  *   preserve, coredump-destroy,  left shut down for the administrator, as
  *   coredump-restart             xl would leave it (xmaintd dumps no core)
@@ -40,7 +41,7 @@ typedef struct xmd_sd_plan {
     xmd_sd_verb verb;
     libxl_shutdown_reason reason;
     libxl_action_on_shutdown action;    /* the one that applies */
-    bool in_flight;                     /* its workflow still runs */
+    bool in_flight;                     /* its workflow runs, apps not yet moved */
 } xmd_sd_plan;
 
 /* Is the reason one a toolstack follows the configuration for (crash,
@@ -53,7 +54,8 @@ bool xmd_sd_applies(libxl_shutdown_reason reason);
 libxl_action_on_shutdown xmd_sd_action(const libxl_domain_config *cfg,
                                        libxl_shutdown_reason reason);
 
-/* in_flight: the workflow that created the domain still runs. */
+/* in_flight: the workflow that created the domain still runs and has not
+ * moved the applications to it. */
 xmd_sd_plan xmd_sd_decide(libxl_shutdown_reason reason, libxl_action_on_shutdown action,
                           bool in_flight);
 

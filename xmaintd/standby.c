@@ -286,13 +286,22 @@ static void run_apps(xmd *d, uint32_t stop_in, uint32_t start_in, GPtrArray *app
 
 /* ---- failover -------------------------------------------------------------- */
 
+typedef struct destroying {
+    xmd *d;
+    uint32_t domid;
+} destroying;
+
 static void destroyed(libxl_ctx *lx, int rc, void *data)
 {
+    destroying *x = data;
+
     (void)lx;
+    x->d->lx_aos--;
     if (rc && rc != ERROR_DOMAIN_NOTFOUND && rc != ERROR_INVAL)
-        g_warning("d%u: destroying the failed active: libxl error %d", GPOINTER_TO_UINT(data), rc);
+        g_warning("d%u: destroying the failed active: libxl error %d", x->domid, rc);
     else
-        g_message("d%u: the failed active is destroyed, its memory back", GPOINTER_TO_UINT(data));
+        g_message("d%u: the failed active is destroyed, its memory back", x->domid);
+    g_free(x);
 }
 
 static void failover(xmd *d, arb_pair *p, const char *why)
@@ -319,11 +328,20 @@ static void failover(xmd *d, arb_pair *p, const char *why)
     run_apps(d, 0, standby, apps);
     move_target(d, standby, p->standby_target_kb);
     if (d->lx && libxl_domain_info(d->lx, NULL, active) == 0) {   /* reclaim its memory */
-        libxl_asyncop_how how = { .callback = destroyed,
-                                  .u.for_callback = GUINT_TO_POINTER(active) };
-        int rc = libxl_domain_destroy(d->lx, active, &how);
-        if (rc && rc != ERROR_DOMAIN_NOTFOUND)
-            g_warning("d%u: cannot destroy it: libxl error %d", active, rc);
+        destroying *x = g_new0(destroying, 1);
+        libxl_asyncop_how how = { .callback = destroyed, .u.for_callback = x };
+        int rc;
+
+        x->d = d;
+        x->domid = active;
+        d->lx_aos++;
+        rc = libxl_domain_destroy(d->lx, active, &how);
+        if (rc) {                   /* not started: no callback */
+            d->lx_aos--;
+            g_free(x);
+            if (rc != ERROR_DOMAIN_NOTFOUND)
+                g_warning("d%u: cannot destroy it: libxl error %d", active, rc);
+        }
     }
 }
 

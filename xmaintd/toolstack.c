@@ -19,7 +19,7 @@ typedef struct reap {
     uint32_t domid;
     char *name;
     char *wf;                         /* the workflow that created it */
-    gboolean wf_running;              /* ... and it still runs */
+    gboolean wf_disposable;           /* ... which runs and has not moved the apps yet */
     libxl_shutdown_reason reason;
     libxl_domain_config cfg;
     char *line;                       /* what is logged once done */
@@ -44,6 +44,7 @@ static void destroyed(libxl_ctx *lx, int rc, void *data)
 {
     reap *r = data;
 
+    r->d->lx_aos--;
     if (rc && libxl_domain_info(lx, NULL, r->domid) == 0) {
         g_autofree char *text = g_strdup_printf("%s; but destroying it failed (libxl "
                                                 "error %d): it stays shut down", r->line, rc);
@@ -60,15 +61,17 @@ static void config_read(libxl_ctx *lx, int rc, void *data)
 {
     reap *r = data;
     xmd_sd_plan p = xmd_sd_decide(r->reason, xmd_sd_action(rc ? NULL : &r->cfg, r->reason),
-                                  r->wf_running);
+                                  r->wf_disposable);
     char *what = xmd_sd_describe(&p);
 
+    r->d->lx_aos--;
     r->line = g_strdup_printf("%s%s", what ? what : "?",
                               rc ? " (its configuration is unreadable: xl's default)" : "");
     free(what);
     if (p.verb == XMD_SD_DESTROY) {
         libxl_asyncop_how how = { .callback = destroyed, .u.for_callback = r };
 
+        r->d->lx_aos++;
         rc = libxl_domain_destroy(lx, r->domid, &how);
         if (rc)
             destroyed(lx, rc, r);
@@ -86,7 +89,7 @@ void xmd_toolstack_shutdown(xmd *d, uint32_t domid)
     char uuid[37];
     bool down;
     char *wf = NULL;
-    gboolean wf_running = FALSE;
+    gboolean wf_disposable = FALSE;
     reap *r;
     int rc;
 
@@ -102,13 +105,13 @@ void xmd_toolstack_shutdown(xmd *d, uint32_t domid)
     snprintf(uuid, sizeof(uuid), LIBXL_UUID_FMT, LIBXL_UUID_BYTES(info.uuid));
     libxl_dominfo_dispose(&info);
     /* a domain xmaintd did not create is its toolstack's (xl's), never ours */
-    if (!down || !xmd_sd_applies(reason) || !xmd_workflow_created(d, domid, uuid, &wf, &wf_running))
+    if (!down || !xmd_sd_applies(reason) || !xmd_workflow_created(d, domid, uuid, &wf, &wf_disposable))
         return;
     r = g_new0(reap, 1);
     r->d = d;
     r->domid = domid;
     r->wf = wf;
-    r->wf_running = wf_running;
+    r->wf_disposable = wf_disposable;
     r->reason = reason;
     {
         char *n = libxl_domid_to_name(d->lx, domid);
@@ -121,6 +124,7 @@ void xmd_toolstack_shutdown(xmd *d, uint32_t domid)
     {
         libxl_asyncop_how how = { .callback = config_read, .u.for_callback = r };
 
+        d->lx_aos++;
         rc = libxl_retrieve_domain_configuration(d->lx, domid, &r->cfg, &how);
         if (rc)
             config_read(d->lx, rc, r);
@@ -148,6 +152,19 @@ void xmd_toolstack_recheck(xmd *d, uint32_t domid)
     c->d = d;
     c->domid = domid;
     g_idle_add(recheck_idle, c);
+}
+
+gboolean xmd_libxl_drain(xmd *d, guint timeout_ms)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    while (d->lx_aos > 0 && g_get_monotonic_time() < end)
+        if (!g_main_context_iteration(NULL, FALSE))
+            g_usleep(10 * 1000);
+    if (d->lx_aos > 0)
+        g_warning("%u libxl operation(s) (domain destroys) still under way after %u ms",
+                  d->lx_aos, timeout_ms);
+    return d->lx_aos == 0;
 }
 
 void xmd_toolstack_forget(xmd *d, uint32_t domid)

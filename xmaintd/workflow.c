@@ -818,7 +818,9 @@ static gpointer worker(gpointer data)
                 progress(w, s, "failed: %s", error ? error->message : "failed");
                 break;
             }
+            g_mutex_lock(&w->lock);     /* readers: the JSON, xmd_workflow_created */
             g_hash_table_add(w->done, g_strdup(s));
+            g_mutex_unlock(&w->lock);
             journal(w, "done", s, NULL, NULL);
             progress(w, s, "done");
             fault_point(s, TRUE);
@@ -1073,7 +1075,7 @@ char *xmd_workflows_json(xmd *d)
 }
 
 gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **id_r,
-                              gboolean *running_r)
+                              gboolean *disposable_r)
 {
     gboolean found = FALSE;
 
@@ -1085,8 +1087,10 @@ gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **i
         g_mutex_lock(&w->lock);
         found = xmd_sd_ours((xmd_sd_created *)(void *)w->created->data, w->created->len,
                             domid, uuid);
-        if (found && running_r)
-            *running_r = w->state == WF_RUNNING;
+        /* before "move" the applications are still at home: the domain can
+         * go (the workflow rolls back); after it, it holds them */
+        if (found && disposable_r)
+            *disposable_r = w->state == WF_RUNNING && !g_hash_table_contains(w->done, "move");
         g_mutex_unlock(&w->lock);
         if (found && id_r)
             *id_r = g_strdup(w->id);

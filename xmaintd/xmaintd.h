@@ -53,6 +53,7 @@ typedef struct xmd {
     GPtrArray *services;               /* xmd_service*, guarded in redirect.c */
     xmd_standby *standby;              /* hot-standby pairs (main thread only) */
     GHashTable *reaping;               /* domids whose shutdown toolstack.c acts on */
+    unsigned lx_aos;                   /* libxl async operations under way (main thread) */
 } xmd;
 
 /* domains.c */
@@ -84,9 +85,10 @@ gboolean xmd_workflow_abort(xmd *d, const char *id, GError **error);
 char *xmd_workflows_json(xmd *d);
 char *xmd_workflow_json(xmd_wf *w);
 /* Did a workflow create the domain (domid and UUID as it journalled them)?
- * *id_r: that workflow's id (g_free); *running_r: is it still running. */
+ * *id_r: that workflow's id (g_free); *disposable_r: it still runs and has
+ * not moved the applications yet (losing the domain only rolls it back). */
 gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **id_r,
-                              gboolean *running_r);
+                              gboolean *disposable_r);
 /* Journal what happened to a domain the workflow id created. */
 void xmd_workflow_note(xmd *d, const char *id, uint32_t domid, const char *text);
 
@@ -100,6 +102,10 @@ void xmd_toolstack_shutdown(xmd *d, uint32_t domid);
 void xmd_toolstack_recheck(xmd *d, uint32_t domid);
 /* The domain died: out of hand. */
 void xmd_toolstack_forget(xmd *d, uint32_t domid);
+/* Let the libxl async operations under way (destroys, configuration reads)
+ * finish, at most timeout_ms, running the main context: libxl's context may
+ * not be freed while one is in progress.  False if some are left. */
+gboolean xmd_libxl_drain(xmd *d, guint timeout_ms);
 
 /* redirect.c */
 gboolean xmd_ipv4_valid(const char *s);

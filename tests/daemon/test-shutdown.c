@@ -72,8 +72,9 @@ static void test_action_from_config(void)
 
 static void test_decisions(void)
 {
-    /* v: while the creating workflow runs; done: once it is over (the
-     * domain in service is not destroyed for want of a restart) */
+    /* v: while the creating workflow runs and has not moved the
+     * applications; done: once they are moved or it is over (a domain in
+     * service is not destroyed for want of a restart) */
     static const struct { libxl_action_on_shutdown a; xmd_sd_verb v, done; } table[] = {
         { LIBXL_ACTION_ON_SHUTDOWN_DESTROY, XMD_SD_DESTROY, XMD_SD_DESTROY },
         { LIBXL_ACTION_ON_SHUTDOWN_RESTART, XMD_SD_DESTROY, XMD_SD_LEAVE },
@@ -128,9 +129,9 @@ static void test_descriptions(void)
     said(LIBXL_SHUTDOWN_REASON_CRASH, LIBXL_ACTION_ON_SHUTDOWN_COREDUMP_RESTART,
          "crashed; left shut down (on_crash=coredump-restart: xmaintd dumps no core; "
          "'xl dump-core' it, then 'xl destroy' it)");
-    /* a substitute in service after its workflow: kept */
+    /* a substitute holding the applications (or after its workflow): kept */
     said_when(false, LIBXL_SHUTDOWN_REASON_REBOOT, LIBXL_ACTION_ON_SHUTDOWN_RESTART,
-              "rebooted; left shut down (on_reboot=restart: its workflow is over and xmaintd "
+              "rebooted; left shut down (on_reboot=restart: it is in service and xmaintd "
               "does not restart domains; 'xl destroy' it and start it again)");
     said_when(false, LIBXL_SHUTDOWN_REASON_CRASH, LIBXL_ACTION_ON_SHUTDOWN_DESTROY,
               "crashed; destroyed (on_crash=destroy)");
