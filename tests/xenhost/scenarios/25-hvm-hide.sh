@@ -135,13 +135,15 @@ prepare() {
 }
 
 # Under TCG an HVM guest now and then triple-faults (README.md), while
-# booting or even idle, most likely in Xen's RDTSC emulation:
-# tsc_mode = "native" (inherited by the substitute) leaves RDTSC to the
-# guest, and the original and the substitute get two retries; an original
-# found dead later is booted again.
+# booting or even idle: the emulated SVM saves Xen's state as the guest's,
+# most likely when the guest's vCPU has moved between physical CPUs.  The
+# vCPUs are held on physical CPU 1 (cpus, inherited by the substitute, like
+# tsc_mode = "native", which leaves RDTSC to the guest); the original and the
+# substitute still get two retries; an original found dead later is booted
+# again.
 original() {
 	XH_GUEST_RETRIES=2 XH_GUEST_RAMDISK=$W/initrd.img xh_guest_create "$O" hvm 256 \
-		"maxvcpus = 2" "$NICS" 'tsc_mode = "native"'
+		"maxvcpus = 2" "$NICS" 'tsc_mode = "native"' 'cpus = "1"'
 }
 original_running() {
 	xl domid "$O" >/dev/null 2>&1 && return 0
