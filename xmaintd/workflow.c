@@ -1080,7 +1080,7 @@ gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **i
     gboolean found = FALSE;
 
     g_mutex_lock(&wf_list_lock);
-    /* the newest first: a domain is recorded once, but be exact */
+    /* a (domid, UUID) is recorded by one workflow only: the first found */
     for (guint i = d->workflows ? d->workflows->len : 0; i-- > 0 && !found;) {
         xmd_wf *w = g_ptr_array_index(d->workflows, i);
 
