@@ -134,34 +134,33 @@ restore_substitute() {
 	setup && phase hw-remove "$G" "$G-sub" remove_workflow restore_original
 }
 
+# landed SRC NEW: after a phase, the client saw no failure and was answered
+# by both domains, SRC is retired with both applications in NEW, whose Linux
+# never saw the hidden slot 00:05.0 (hidden by its spec, the shim answering
+# it) and has the e1000 at 00:04.0.
+landed() {
+	local src=$1 new=$2
+	client_ok /run/hprobe.json "$OLD" "$NEW_ID"
+	moved "$src" "$new" web counter
+	pci_lines "$new"
+	nope sh -c "grep -a '^XH-PCI 0000:00:05.0' $(serial "$new")"
+	pci_lines "$new" | grep -q '^XH-PCI 0000:00:04.0 0x8086:0x100e driver=e1000 net=eth0'
+	[ "$(xsr "/local/domain/$NEW_ID/xmaint/hide/pci")" = 00:05.0 ]
+	shim_for "$NEW_ID"
+}
+
 hw_remove() {
-	local new
 	phase hw-remove "$G" "$G-sub" remove_workflow restore_original || return
-	new=$NEW_ID
-	client_ok /run/hprobe.json "$OLD" "$new"
-	moved "$G" "$G-sub" web counter
-	# the substitute's Linux never saw the hidden slot; the e1000 works
-	pci_lines "$G-sub"
-	nope sh -c "grep -a '^XH-PCI 0000:00:05.0' $(serial "$G-sub")"
-	pci_lines "$G-sub" | grep -q '^XH-PCI 0000:00:04.0 0x8086:0x100e driver=e1000 net=eth0'
-	[ "$(xsr "/local/domain/$new/xmaint/hide/pci")" = 00:05.0 ]
-	shim_for "$new"
+	landed "$G" "$G-sub"
 }
 
 # A NIC comes through a substitute of the substitute, which keeps 00:05.0
 # hidden (what its source hides; no --hide-pci, no --firmware given here).
 hw_add() {
-	local new
 	phase hw-add "$G-sub" "$G-add" add_workflow restore_substitute || return
-	new=$NEW_ID
-	client_ok /run/hprobe.json "$OLD" "$new"
-	moved "$G-sub" "$G-add" web counter
-	pci_lines "$G-add"
-	pci_lines "$G-add" | grep -q '^XH-PCI 0000:00:04.0 0x8086:0x100e driver=e1000 net=eth0'
+	landed "$G-sub" "$G-add"
+	# and the NIC added, with its driver
 	pci_lines "$G-add" | grep -q '^XH-PCI 0000:00:06.0 0x8086:0x100e driver=e1000 net=eth'
-	nope sh -c "grep -a '^XH-PCI 0000:00:05.0' $(serial "$G-add")"
-	[ "$(xsr "/local/domain/$new/xmaint/hide/pci")" = 00:05.0 ]
-	shim_for "$new"
 }
 
 cleanup() {
