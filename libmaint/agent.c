@@ -16,14 +16,6 @@
 #include "internal.h"
 #include "schema.h"
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -266,7 +258,7 @@ MAINT_EXPORT int maint_agent_addr(maint_ctx *ctx, uint32_t domid, char *buf, siz
 
 MAINT_EXPORT int maint_agent_wait_ready(maint_ctx *ctx, uint32_t domid, unsigned timeout_ms)
 {
-    uint64_t end = now_ms() + timeout_ms;
+    int64_t end = maint__now_ms() + timeout_ms;
     char *p;
     int rc = MAINT_ERROR_TIMEOUT;
 
@@ -287,7 +279,7 @@ MAINT_EXPORT int maint_agent_wait_ready(maint_ctx *ctx, uint32_t domid, unsigned
             rc = MAINT_ERROR_NOENT;
             break;
         }
-        if (now_ms() >= end)
+        if (maint__now_ms() >= end)
             break;
         sleep_ms(100);
     }
@@ -346,7 +338,7 @@ static void command_forget(maint_ctx *ctx, uint32_t domid, const char *seq)
 MAINT_EXPORT int maint_agent_command_wait(maint_ctx *ctx, uint32_t domid, const char *seq,
                                           unsigned timeout_ms, char **error_r)
 {
-    uint64_t end = now_ms() + timeout_ms;
+    int64_t end = maint__now_ms() + timeout_ms;
     char *path;
     int rc = MAINT_ERROR_TIMEOUT;
 
@@ -383,7 +375,7 @@ MAINT_EXPORT int maint_agent_command_wait(maint_ctx *ctx, uint32_t domid, const 
             rc = MAINT_ERROR_NOENT;
             break;
         }
-        if (now_ms() >= end)
+        if (maint__now_ms() >= end)
             break;
         sleep_ms(50);
     }
@@ -436,7 +428,7 @@ int maint__xs_put_readonly(maint_ctx *ctx, uint32_t domid, const char *fmt,
 
 MAINT_EXPORT int maint_domain_retire(maint_ctx *ctx, uint32_t domid, unsigned timeout_ms)
 {
-    uint64_t end = now_ms() + timeout_ms;
+    int64_t end = maint__now_ms() + timeout_ms;
     int rc;
 
     if (!ctx || domid == 0)
@@ -446,7 +438,7 @@ MAINT_EXPORT int maint_domain_retire(maint_ctx *ctx, uint32_t domid, unsigned ti
     rc = ctx->port.ops->domain_shutdown(ctx->port.priv, domid);
     if (rc == MAINT_OK) {
         LOGD(ctx->lg, INFO, domid, "asked to shut down; waiting up to %u s", timeout_ms / 1000);
-        while (now_ms() < end) {
+        while (maint__now_ms() < end) {
             maint_domain_info info;
             bool gone;
 
@@ -463,8 +455,8 @@ MAINT_EXPORT int maint_domain_retire(maint_ctx *ctx, uint32_t domid, unsigned ti
     /* Shut down: the toolstack that created it (xl's per-domain process,
      * libvirt, ...) usually reaps it at once; give it a moment first. */
     {
-        uint64_t reap_end = now_ms() + 10000;
-        while (ctx->port.ops->xs_introduced(ctx->port.priv, domid) && now_ms() < reap_end) {
+        int64_t reap_end = maint__now_ms() + 10000;
+        while (ctx->port.ops->xs_introduced(ctx->port.priv, domid) && maint__now_ms() < reap_end) {
             maint_domain_info info;
             bool down;
 

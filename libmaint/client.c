@@ -3,21 +3,12 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "schema.h"
 
 #define RESPONSE_TOKEN "maint-response"
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int ensure_response_watch(maint_ctx *ctx)
 {
@@ -65,11 +56,19 @@ MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_
                                unsigned timeout_ms, char **result_json_r,
                                char **error_r)
 {
+    return maint__request_until(ctx, op, args_json,
+                                maint__now_ms() + (timeout_ms ? timeout_ms : 10000),
+                                result_json_r, error_r);
+}
+
+int maint__request_until(maint_ctx *ctx, const char *op, const char *args_json,
+                         int64_t deadline_ms, char **result_json_r, char **error_r)
+{
     char id[MAINT_REQUEST_ID_MAX + 1];
     char *req = NULL, *req_path = NULL, *value = NULL;
     char *result = NULL, *error = NULL;
     const char *why;
-    uint64_t deadline;
+    int64_t sent;
     int rc;
 
     if (result_json_r)
@@ -83,8 +82,6 @@ MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_
         LOG(ctx->lg, ERROR, "request arguments rejected: %s", why);
         return MAINT_ERROR_INVAL;
     }
-    if (timeout_ms == 0)
-        timeout_ms = 10000;
 
     snprintf(id, sizeof(id), "c%ld-%lu", (long)getpid(), ++ctx->request_seq);
     req = maint__request_format(op, args_json);
@@ -110,19 +107,16 @@ MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_
         goto out;
     }
 
-    deadline = now_ms() + timeout_ms;
+    sent = maint__now_ms();
     for (;;) {
-        uint64_t now;
-
         /* Read only after a watch event: no answer can precede one. */
-        wait_event(ctx, (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0));
+        wait_event(ctx, maint__ms_left(deadline_ms));
         rc = maint__response_read(&ctx->port, ctx->self_domid, id, &value);
         if (rc != MAINT_ERROR_NOENT)
             break;
-        now = now_ms();
-        if (now >= deadline) {
-            LOG(ctx->lg, ERROR, "no answer to '%s' within %u ms: is xmaintd running?",
-                op, timeout_ms);
+        if (maint__now_ms() >= deadline_ms) {
+            LOG(ctx->lg, ERROR, "no answer to '%s' by its deadline (%lld ms after it was "
+                "sent): is xmaintd running?", op, (long long)(maint__now_ms() - sent));
             rc = MAINT_ERROR_TIMEOUT;
             /* Withdraw the request so that it is not served later. */
             ctx->port.ops->xs_rm(ctx->port.priv, MAINT__XS_NO_TXN, req_path);

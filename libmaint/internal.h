@@ -135,6 +135,15 @@ void maint__log(xentoollog_logger *lg, xentoollog_level lvl, int errnoval,
 /* malloc'd printf; NULL on allocation failure. */
 char *maint__sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Time: CLOCK_MONOTONIC in milliseconds, signed, so that a deadline minus
+ * now is negative once it has passed (never a huge unsigned wait).
+ */
+int64_t maint__now_ms(void);
+/* What is left until deadline_ms as a poll() timeout: 0 once it has passed,
+ * at most INT_MAX (never poll's negative "wait forever"). */
+int maint__ms_left(int64_t deadline_ms);
+
 /* Write fmt(domid) = value, owned by dom0 and readable by domid. */
 int maint__xs_put_readonly(maint_ctx *ctx, uint32_t domid, const char *fmt,
                            const char *value);
@@ -192,6 +201,14 @@ bool maint__request_id_valid(const char *id);
  */
 int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
                          char **err_r);
+
+/*
+ * maint_request() with an absolute deadline in maint__now_ms() time instead
+ * of a timeout; one that has already passed gives MAINT_ERROR_TIMEOUT after
+ * a single look for the answer (the request is withdrawn).
+ */
+int maint__request_until(maint_ctx *ctx, const char *op, const char *args_json,
+                         int64_t deadline_ms, char **result_json_r, char **error_r);
 
 /* Build the request text for op/args_json.  malloc'd (free()), or NULL. */
 char *maint__request_format(const char *op, const char *args_json);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -752,8 +751,6 @@ int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
 
 /* ---- What an HVM domain's device model emulates --------------------------- */
 
-static uint64_t mono_ms(void);
-
 #define QMP_SOCKET_FMT "/var/run/xen/qmp-libxl-%u"
 #define QMP_TIMEOUT_MS 5000
 
@@ -819,7 +816,7 @@ static int qmp_pci_bus0(uint32_t domid, bool present[256], const char **why_r)
     char buf[65536];
     size_t have = 0;
     int fd, state = 0, rc = -1;
-    uint64_t deadline;
+    int64_t deadline;
 
     memset(present, 0, 256 * sizeof(present[0]));
     snprintf(sa.sun_path, sizeof(sa.sun_path), QMP_SOCKET_FMT, domid);
@@ -829,16 +826,15 @@ static int qmp_pci_bus0(uint32_t domid, bool present[256], const char **why_r)
         goto out;
     }
     *why_r = "no answer from its QMP socket";
-    deadline = mono_ms() + QMP_TIMEOUT_MS;
+    deadline = maint__now_ms() + QMP_TIMEOUT_MS;
     /* One JSON object per line: the greeting, then one answer per command
      * (events may come in between: they are skipped). */
     while (state < 3) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        uint64_t now = mono_ms();
         char *nl;
         ssize_t n;
 
-        if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
+        if (maint__now_ms() >= deadline || poll(&p, 1, maint__ms_left(deadline)) <= 0)
             goto out;
         n = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
         if (n <= 0)
@@ -1001,14 +997,6 @@ MAINT_EXPORT int maint_substitute_config_json(maint_ctx *ctx, uint32_t domid,
     return rc;
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Ready: the guest agent says so, or the console log shows the pattern. */
 static bool substitute_ready(maint_ctx *ctx, uint32_t domid, const char *log,
                              const char *pattern)
@@ -1114,7 +1102,7 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
     maint_substitute_opts eff;
     uint32_t newid = (uint32_t)INVALID_DOMID;
     char *log = NULL;
-    uint64_t deadline;
+    int64_t deadline;
     int rc;
 
     if (!ctx || !opts || !domid_r)
@@ -1160,7 +1148,7 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
         log = strdup(cfg.b_info.u.hvm.serial + 5);      /* its serial console */
     else
         log = maint__sprintf("/var/log/xen/console/guest-%s.log", cfg.c_info.name);
-    deadline = mono_ms() + (timeout_ms ? timeout_ms : 120000);
+    deadline = maint__now_ms() + (timeout_ms ? timeout_ms : 120000);
     for (;;) {
         maint_domain_info info;
         int st;
@@ -1182,7 +1170,7 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
         }
         if (st == MAINT_OK)
             maint_domain_info_dispose(&info);
-        if (mono_ms() >= deadline) {
+        if (maint__now_ms() >= deadline) {
             LOGD(ctx->lg, ERROR, newid, "substitute '%s' not ready within %u ms",
                  cfg.c_info.name, timeout_ms);
             rc = MAINT_ERROR_TIMEOUT;

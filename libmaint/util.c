@@ -1,8 +1,10 @@
 /* Logging, error strings and small helpers. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -66,4 +68,19 @@ char *maint__sprintf(const char *fmt, ...)
     r = vasprintf(&s, fmt, ap);
     va_end(ap);
     return r < 0 ? NULL : s;
+}
+
+int64_t maint__now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int maint__ms_left(int64_t deadline_ms)
+{
+    int64_t left = deadline_ms - maint__now_ms();
+
+    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 }

@@ -1,6 +1,8 @@
 /* maint_request() against a fake port whose write hook plays the daemon. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <glib.h>
 
 #include "unit.h"
@@ -126,6 +128,39 @@ static void test_request_timeout(void)
     maint_ctx_close(ctx);
 }
 
+static volatile sig_atomic_t guard_fired;
+
+static void guard_handler(int sig)
+{
+    guard_fired = 1;
+}
+
+/* A deadline that has already passed: TIMEOUT at once, the request withdrawn.
+ * (Unsigned, deadline - now wrapped into poll's "wait forever": only the
+ * guard timer, which interrupts the poll, got it out.) */
+static void test_request_deadline_passed(void)
+{
+    enum mode mode = SILENT;
+    fake_port *fp;
+    maint_ctx *ctx = ctx_with(&fp, &mode);
+    struct sigaction sa = { .sa_handler = guard_handler }, old;
+    struct itimerval guard = { .it_value = { .tv_sec = 5 } }, off = { { 0, 0 }, { 0, 0 } };
+
+    guard_fired = 0;
+    sigemptyset(&sa.sa_mask);
+    CU_ASSERT_FATAL(sigaction(SIGALRM, &sa, &old) == 0);   /* no SA_RESTART */
+    setitimer(ITIMER_REAL, &guard, NULL);
+    CU_ASSERT_EQUAL(maint__request_until(ctx, "ping", NULL, maint__now_ms() - 1000, NULL, NULL),
+                    MAINT_ERROR_TIMEOUT);
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    if (guard_fired)
+        fprintf(stderr, "\nthe wait outlived its passed deadline by 5 s\n");
+    CU_ASSERT_FALSE(guard_fired);
+    CU_ASSERT_EQUAL(fake_port_count_prefix(fp, "/local/domain/0/xmaint/request"), 1);
+    maint_ctx_close(ctx);
+}
+
 static void test_request_bad_args(void)
 {
     enum mode mode = ANSWER_OK;
@@ -153,5 +188,6 @@ void suite_client_register(void)
     CU_add_test(s, "refused request", test_request_error);
     CU_add_test(s, "chunked answer", test_request_big);
     CU_add_test(s, "no daemon: timeout and withdrawal", test_request_timeout);
+    CU_add_test(s, "a deadline already passed", test_request_deadline_passed);
     CU_add_test(s, "bad arguments", test_request_bad_args);
 }
