@@ -76,6 +76,11 @@ typedef struct maint__port_ops {
     int (*domain_shutdown)(void *priv, uint32_t domid);
     /* MAINT_ERROR_NOENT when no domain has that name. */
     int (*name_to_domid)(void *priv, const char *name, uint32_t *domid_r);
+    /* Which PCI functions exist on bus 0 of HVM domain domid as its device
+     * model sees them (emulated and passed through alike): 0 with
+     * present[dev << 3 | fn] filled, or -1 with *why_r a static reason when
+     * it cannot be asked (no qemu-xen QMP socket, no answer in time). */
+    int (*dm_pci_bus0)(void *priv, uint32_t domid, bool present[256], const char **why_r);
 
     void (*close)(void *priv);
 } maint__port_ops;

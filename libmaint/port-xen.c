@@ -1,14 +1,21 @@
 /*
- * The real port: libxenstore for xenstore, libxl for the hypervisor.  This
- * file and nothing else in libmaint calls those libraries directly, so every
- * other module can be tested with a fake port.
+ * The real port: libxenstore for xenstore, libxl for the hypervisor, QMP
+ * for what a device model emulates.  This file and nothing else in libmaint
+ * calls those libraries or sockets directly, so every other module can be
+ * tested with a fake port.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <xenstore.h>
 #include <libxl.h>
 #include <libxl_utils.h>
+#include <yajl/yajl_tree.h>
 
 #include "internal.h"
 #include "schema.h"
@@ -482,6 +489,130 @@ static int px_domain_config_json(void *priv, uint32_t domid, char **json_r)
     return rc;
 }
 
+/* ---- What an HVM domain's device model emulates (QMP) --------------------- */
+
+#define QMP_SOCKET_FMT "/var/run/xen/qmp-libxl-%u"
+#define QMP_TIMEOUT_MS 5000
+
+/* Send all of s on fd. */
+static int qmp_send(int fd, const char *s)
+{
+    size_t len = strlen(s);
+
+    while (len) {
+        ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        s += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Mark in present[devfn] the functions of bus 0 in a query-pci answer. */
+static int qmp_pci_answer(yajl_val answer, bool present[256])
+{
+    static const char *ret_path[] = { "return", NULL };
+    static const char *bus_path[] = { "bus", NULL };
+    static const char *devs_path[] = { "devices", NULL };
+    static const char *slot_path[] = { "slot", NULL };
+    static const char *fn_path[] = { "function", NULL };
+    yajl_val buses = yajl_tree_get(answer, ret_path, yajl_t_array);
+
+    if (!buses)
+        return -1;
+    for (size_t i = 0; i < buses->u.array.len; i++) {
+        yajl_val bus = yajl_tree_get(buses->u.array.values[i], bus_path, yajl_t_number);
+        yajl_val devs = yajl_tree_get(buses->u.array.values[i], devs_path, yajl_t_array);
+
+        if (!bus || !YAJL_IS_INTEGER(bus) || YAJL_GET_INTEGER(bus) != 0 || !devs)
+            continue;
+        for (size_t j = 0; j < devs->u.array.len; j++) {
+            yajl_val slot = yajl_tree_get(devs->u.array.values[j], slot_path, yajl_t_number);
+            yajl_val fn = yajl_tree_get(devs->u.array.values[j], fn_path, yajl_t_number);
+
+            if (slot && fn && YAJL_IS_INTEGER(slot) && YAJL_IS_INTEGER(fn) &&
+                YAJL_GET_INTEGER(slot) >= 0 && YAJL_GET_INTEGER(slot) < 32 &&
+                YAJL_GET_INTEGER(fn) >= 0 && YAJL_GET_INTEGER(fn) < 8)
+                present[YAJL_GET_INTEGER(slot) << 3 | YAJL_GET_INTEGER(fn)] = true;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Ask the device model (qemu-xen) of HVM domain domid, over the QMP socket
+ * libxl gives it, which PCI functions exist on bus 0 (query-pci): emulated
+ * devices and passed-through ones alike.  0 with present[] filled, or -1
+ * with *why_r set when it cannot be asked (no such socket: another device
+ * model; or no answer in time).
+ */
+static int px_dm_pci_bus0(void *priv, uint32_t domid, bool present[256],
+                          const char **why_r)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char buf[65536];
+    size_t have = 0;
+    int fd, state = 0, rc = -1;
+    int64_t deadline;
+
+    memset(present, 0, 256 * sizeof(present[0]));
+    snprintf(sa.sun_path, sizeof(sa.sun_path), QMP_SOCKET_FMT, domid);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        *why_r = "no QMP socket (not a qemu-xen device model?)";
+        goto out;
+    }
+    *why_r = "no answer from its QMP socket";
+    deadline = maint__now_ms() + QMP_TIMEOUT_MS;
+    /* One JSON object per line: the greeting, then one answer per command
+     * (events may come in between: they are skipped). */
+    while (state < 3) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        char *nl;
+        ssize_t n;
+
+        if (maint__now_ms() >= deadline || poll(&p, 1, maint__ms_left(deadline)) <= 0)
+            goto out;
+        n = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
+        if (n <= 0)
+            goto out;
+        have += (size_t)n;
+        buf[have] = '\0';
+        while (state < 3 && (nl = strchr(buf, '\n'))) {
+            static const char *greeting[] = { "QMP", NULL };
+            static const char *ret[] = { "return", NULL };
+            yajl_val v;
+
+            *nl = '\0';
+            v = yajl_tree_parse(buf, NULL, 0);
+            if (v && state == 0 && yajl_tree_get(v, greeting, yajl_t_any)) {
+                state = qmp_send(fd, "{\"execute\":\"qmp_capabilities\"}\n") ? 9 : 1;
+            } else if (v && state == 1 && yajl_tree_get(v, ret, yajl_t_any)) {
+                state = qmp_send(fd, "{\"execute\":\"query-pci\"}\n") ? 9 : 2;
+            } else if (v && state == 2 && yajl_tree_get(v, ret, yajl_t_any)) {
+                state = 3;
+                if (qmp_pci_answer(v, present) == 0)
+                    rc = 0;
+                else
+                    *why_r = "a malformed query-pci answer";
+            }
+            yajl_tree_free(v);
+            have -= (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, have + 1);
+        }
+        if (state == 9 || have == sizeof(buf) - 1)
+            goto out;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 static void px_close(void *priv)
 {
     struct port_xen *px = priv;
@@ -523,6 +654,7 @@ static const maint__port_ops port_xen_ops = {
     .domain_shutdown = px_domain_shutdown,
     .config_from_json = px_config_from_json,
     .name_to_domid = px_name_to_domid,
+    .dm_pci_bus0 = px_dm_pci_bus0,
     .close = px_close,
 };
 

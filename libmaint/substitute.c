@@ -13,12 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <libxlutil.h>
-#include <yajl/yajl_tree.h>
 
 #include "internal.h"
 #include "schema.h"
@@ -749,127 +746,29 @@ int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
     return MAINT_OK;
 }
 
-/* ---- What an HVM domain's device model emulates --------------------------- */
-
-#define QMP_SOCKET_FMT "/var/run/xen/qmp-libxl-%u"
-#define QMP_TIMEOUT_MS 5000
-
-/* Send all of s on fd. */
-static int qmp_send(int fd, const char *s)
-{
-    size_t len = strlen(s);
-
-    while (len) {
-        ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        s += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Mark in present[devfn] the functions of bus 0 in a query-pci answer. */
-static int qmp_pci_answer(yajl_val answer, bool present[256])
-{
-    static const char *ret_path[] = { "return", NULL };
-    static const char *bus_path[] = { "bus", NULL };
-    static const char *devs_path[] = { "devices", NULL };
-    static const char *slot_path[] = { "slot", NULL };
-    static const char *fn_path[] = { "function", NULL };
-    yajl_val buses = yajl_tree_get(answer, ret_path, yajl_t_array);
-
-    if (!buses)
-        return -1;
-    for (size_t i = 0; i < buses->u.array.len; i++) {
-        yajl_val bus = yajl_tree_get(buses->u.array.values[i], bus_path, yajl_t_number);
-        yajl_val devs = yajl_tree_get(buses->u.array.values[i], devs_path, yajl_t_array);
-
-        if (!bus || !YAJL_IS_INTEGER(bus) || YAJL_GET_INTEGER(bus) != 0 || !devs)
-            continue;
-        for (size_t j = 0; j < devs->u.array.len; j++) {
-            yajl_val slot = yajl_tree_get(devs->u.array.values[j], slot_path, yajl_t_number);
-            yajl_val fn = yajl_tree_get(devs->u.array.values[j], fn_path, yajl_t_number);
-
-            if (slot && fn && YAJL_IS_INTEGER(slot) && YAJL_IS_INTEGER(fn) &&
-                YAJL_GET_INTEGER(slot) >= 0 && YAJL_GET_INTEGER(slot) < 32 &&
-                YAJL_GET_INTEGER(fn) >= 0 && YAJL_GET_INTEGER(fn) < 8)
-                present[YAJL_GET_INTEGER(slot) << 3 | YAJL_GET_INTEGER(fn)] = true;
-        }
-    }
-    return 0;
-}
-
 /*
- * Ask the device model (qemu-xen) of HVM domain domid, over the QMP socket
- * libxl gives it, which PCI functions exist on bus 0 (query-pci): emulated
- * devices and passed-through ones alike.  0 with present[] filled, or -1
- * with *why_r set when it cannot be asked (no such socket: another device
- * model; or no answer in time).
+ * The functions present[] marks on bus 0, as text ("00:00.0 00:01.1 ..."),
+ * in buf: room for all 256 of them (PCI_BUS0_LIST_SIZE), cut short rather
+ * than overrun in a smaller one.  Returns how many there are.
  */
-static int qmp_pci_bus0(uint32_t domid, bool present[256], const char **why_r)
+#define PCI_BUS0_LIST_SIZE (256 * sizeof(" 00:1f.7"))
+static unsigned pci_bus0_list(const bool present[256], char *buf, size_t size)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    char buf[65536];
-    size_t have = 0;
-    int fd, state = 0, rc = -1;
-    int64_t deadline;
+    size_t used = 0;
+    unsigned n = 0;
 
-    memset(present, 0, 256 * sizeof(present[0]));
-    snprintf(sa.sun_path, sizeof(sa.sun_path), QMP_SOCKET_FMT, domid);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        *why_r = "no QMP socket (not a qemu-xen device model?)";
-        goto out;
-    }
-    *why_r = "no answer from its QMP socket";
-    deadline = maint__now_ms() + QMP_TIMEOUT_MS;
-    /* One JSON object per line: the greeting, then one answer per command
-     * (events may come in between: they are skipped). */
-    while (state < 3) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        char *nl;
-        ssize_t n;
-
-        if (maint__now_ms() >= deadline || poll(&p, 1, maint__ms_left(deadline)) <= 0)
-            goto out;
-        n = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
-        if (n <= 0)
-            goto out;
-        have += (size_t)n;
-        buf[have] = '\0';
-        while (state < 3 && (nl = strchr(buf, '\n'))) {
-            static const char *greeting[] = { "QMP", NULL };
-            static const char *ret[] = { "return", NULL };
-            yajl_val v;
-
-            *nl = '\0';
-            v = yajl_tree_parse(buf, NULL, 0);
-            if (v && state == 0 && yajl_tree_get(v, greeting, yajl_t_any)) {
-                state = qmp_send(fd, "{\"execute\":\"qmp_capabilities\"}\n") ? 9 : 1;
-            } else if (v && state == 1 && yajl_tree_get(v, ret, yajl_t_any)) {
-                state = qmp_send(fd, "{\"execute\":\"query-pci\"}\n") ? 9 : 2;
-            } else if (v && state == 2 && yajl_tree_get(v, ret, yajl_t_any)) {
-                state = 3;
-                if (qmp_pci_answer(v, present) == 0)
-                    rc = 0;
-                else
-                    *why_r = "a malformed query-pci answer";
-            }
-            yajl_tree_free(v);
-            have -= (size_t)(nl + 1 - buf);
-            memmove(buf, nl + 1, have + 1);
+    buf[0] = '\0';
+    for (unsigned devfn = 0; devfn < 256; devfn++) {
+        if (!present[devfn])
+            continue;
+        if (used < size) {
+            int r = snprintf(buf + used, size - used, "%s00:%02x.%x", n ? " " : "",
+                             devfn >> 3, devfn & 7);
+            used += r > 0 ? (size_t)r : 0;
         }
-        if (state == 9 || have == sizeof(buf) - 1)
-            goto out;
+        n++;
     }
-out:
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    return n;
 }
 
 /*
@@ -881,23 +780,25 @@ out:
 static int check_hidden_pci(maint_ctx *ctx, uint32_t domid, const libxl_domain_config *cfg,
                             const maint_hide_spec *hide)
 {
+    maint__port *port = &ctx->port;
     bool present[256];
+    char list[PCI_BUS0_LIST_SIZE];
     const char *why = NULL;
     int asked = -2;
+    unsigned n;
 
     if (cfg->b_info.type != LIBXL_DOMAIN_TYPE_HVM || !hide->nr_pci)
         return MAINT_OK;
     for (unsigned i = 0; i < hide->nr_pci; i++) {
         const maint_bdf *b = &hide->pci[i];
         bool passthrough = false;
-        char list[32 * 9 + 1] = "", *p = list;
 
         for (int j = 0; j < cfg->num_pcidevs && !passthrough; j++)
             passthrough = pci_matches(&cfg->pcidevs[j], b);
         if (passthrough)
             continue;
         if (asked == -2) {
-            asked = qmp_pci_bus0(domid, present, &why);
+            asked = port->ops->dm_pci_bus0(port->priv, domid, present, &why);
             if (asked)
                 LOGD(ctx->lg, WARN, domid, "cannot ask the device model of '%s' which "
                      "PCI devices it has (%s): hiding what was asked unchecked",
@@ -907,12 +808,10 @@ static int check_hidden_pci(maint_ctx *ctx, uint32_t domid, const libxl_domain_c
             return MAINT_OK;
         if (b->bus == 0 && present[b->dev << 3 | b->fn])
             continue;
-        for (unsigned devfn = 0; devfn < 256; devfn++)
-            if (present[devfn])
-                p += sprintf(p, "%s00:%02x.%x", p == list ? "" : " ", devfn >> 3, devfn & 7);
+        n = pci_bus0_list(present, list, sizeof(list));
         LOGD(ctx->lg, ERROR, domid, "no PCI device %02x:%02x.%x in '%s' to hide (its "
-             "bus 0 has: %s)", b->bus, b->dev, b->fn, cfg->c_info.name,
-             *list ? list : "nothing");
+             "bus 0 has %u function(s)%s%s)", b->bus, b->dev, b->fn, cfg->c_info.name,
+             n, n ? ": " : "", list);
         return MAINT_ERROR_NOENT;
     }
     return MAINT_OK;

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <yajl/yajl_gen.h>
 
 #include "unit.h"
+#include <libxl_json.h>
 
 struct fake_port {
     GHashTable *store;           /* path -> value */
@@ -20,6 +22,9 @@ struct fake_port {
     fake_write_hook hook;
     void *hook_opaque;
     bool in_hook;
+    fake_config_fill config_fill; /* NULL: no configurations */
+    bool dm_answers;             /* the device model can be asked */
+    bool pci_bus0[256];          /* what it answers */
 };
 
 struct watch {
@@ -279,12 +284,43 @@ static int f_domain_config_json(void *priv, uint32_t domid, char **json_r)
 
 static int f_config_get(void *priv, uint32_t domid, libxl_domain_config *cfg)
 {
-    return MAINT_ERROR_UNAVAILABLE;
+    fake_port *fp = priv;
+    maint_domain_info info;
+
+    if (!fp->config_fill)
+        return MAINT_ERROR_UNAVAILABLE;
+    if (f_domain_info(priv, domid, &info) != MAINT_OK)
+        return MAINT_ERROR_NOENT;
+    free(info.name);
+    fp->config_fill(cfg, domid);
+    return MAINT_OK;
 }
 
+/* libxl's JSON of the configuration (compact), malloc'd. */
 static char *f_config_to_json(void *priv, libxl_domain_config *cfg)
 {
-    return NULL;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    const unsigned char *buf;
+    size_t len;
+    char *out = NULL;
+
+    if (libxl_domain_config_gen_json(g, cfg) == yajl_gen_status_ok &&
+        yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
+        out = strndup((const char *)buf, len);
+    yajl_gen_free(g);
+    return out;
+}
+
+static int f_dm_pci_bus0(void *priv, uint32_t domid, bool present[256], const char **why_r)
+{
+    fake_port *fp = priv;
+
+    if (!fp->dm_answers) {
+        *why_r = "the fake port has no device model";
+        return -1;
+    }
+    memcpy(present, fp->pci_bus0, sizeof(fp->pci_bus0));
+    return 0;
 }
 
 static int f_create(void *priv, libxl_domain_config *cfg, uint32_t *domid_r)
@@ -340,7 +376,7 @@ static const maint__port_ops fake_ops = {
     .config_to_json = f_config_to_json, .domain_create = f_create,
     .domain_unpause = f_domid_op, .domain_destroy = f_domid_op,
     .domain_shutdown = f_domid_op,
-    .name_to_domid = f_name_to_domid, .close = f_close,
+    .name_to_domid = f_name_to_domid, .dm_pci_bus0 = f_dm_pci_bus0, .close = f_close,
 };
 
 fake_port *fake_port_new(maint__port *port_r)
@@ -394,4 +430,16 @@ maint__port fake_port_port(fake_port *fp)
     maint__port port = { &fake_ops, fp };
 
     return port;
+}
+
+void fake_port_set_config_fill(fake_port *fp, fake_config_fill fill)
+{
+    fp->config_fill = fill;
+}
+
+void fake_port_set_pci_bus0(fake_port *fp, const bool present[256])
+{
+    fp->dm_answers = present != NULL;
+    if (present)
+        memcpy(fp->pci_bus0, present, sizeof(fp->pci_bus0));
 }

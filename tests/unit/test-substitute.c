@@ -69,19 +69,27 @@ static void test_hide_vcpus_mem(void)
     free(v);
 }
 
+/* The common part of a sample domain (cfg initialised): vcpus (at most 8)
+ * all online. */
+static void sample_domain(libxl_domain_config *cfg, libxl_domain_type type, const char *name,
+                          uint64_t memkb, unsigned vcpus)
+{
+    cfg->c_info.type = type;
+    libxl_domain_build_info_init_type(&cfg->b_info, type);
+    cfg->c_info.name = strdup(name);
+    cfg->b_info.max_memkb = cfg->b_info.target_memkb = memkb;
+    cfg->b_info.max_vcpus = (int)vcpus;
+    libxl_bitmap_init(&cfg->b_info.avail_vcpus);
+    cfg->b_info.avail_vcpus.size = 1;
+    cfg->b_info.avail_vcpus.map = calloc(1, 1);
+    cfg->b_info.avail_vcpus.map[0] = (uint8_t)((1u << vcpus) - 1);
+}
+
 /* A PV domain as libxl_retrieve_domain_configuration would give it. */
 static void sample_pv(libxl_domain_config *cfg, bool writable_disk)
 {
     libxl_domain_config_init(cfg);
-    cfg->c_info.type = LIBXL_DOMAIN_TYPE_PV;
-    libxl_domain_build_info_init_type(&cfg->b_info, LIBXL_DOMAIN_TYPE_PV);
-    cfg->c_info.name = strdup("web1");
-    cfg->b_info.max_memkb = cfg->b_info.target_memkb = 131072;
-    cfg->b_info.max_vcpus = 2;
-    libxl_bitmap_init(&cfg->b_info.avail_vcpus);
-    cfg->b_info.avail_vcpus.size = 1;
-    cfg->b_info.avail_vcpus.map = calloc(1, 1);
-    cfg->b_info.avail_vcpus.map[0] = 3;
+    sample_domain(cfg, LIBXL_DOMAIN_TYPE_PV, "web1", 131072, 2);
     cfg->b_info.kernel = strdup("/boot/vmlinuz-old");
     cfg->b_info.ramdisk = strdup("/boot/initrd-old");
     cfg->b_info.cmdline = strdup("console=hvc0");
@@ -268,6 +276,69 @@ static void test_hide_spec_read(void)
     maint_ctx_close(ctx);
 }
 
+/* An HVM domain as the fake hypervisor has it (cfg initialised). */
+static void sample_hvm(libxl_domain_config *cfg, uint32_t domid)
+{
+    sample_domain(cfg, LIBXL_DOMAIN_TYPE_HVM, "web2", 262144, 1);
+}
+
+/* Hiding a PCI function from an HVM substitute: its device model is asked
+ * which functions bus 0 has.  With nearly all 256 there (each one a word of
+ * the error that lists them) the list once overran its stack buffer. */
+static void test_hide_pci_checked(void)
+{
+    maint__port port;
+    fake_port *fp = fake_port_new(&port);
+    maint_domain_info web2 = { .domid = 7, .name = (char *)"web2" };
+    char *logbuf = NULL, *json = NULL;
+    size_t logsize = 0;
+    FILE *logf = open_memstream(&logbuf, &logsize);
+    xentoollog_logger *lg = (xentoollog_logger *)xtl_createlogger_stdiostream(logf, XTL_ERROR, 0);
+    maint_ctx *ctx = NULL;
+    maint_substitute_opts o;
+    bool present[256];
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lg);
+    CU_ASSERT_EQUAL_FATAL(maint__ctx_from_port(&ctx, lg, &port), MAINT_OK);
+    fake_port_add_domain(fp, &web2);
+    fake_port_set_config_fill(fp, sample_hvm);
+    maint_substitute_opts_init(&o);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_pci(&o.hide, "00:1f.7"), MAINT_OK);
+
+    /* a device model that cannot be asked: taken on trust */
+    CU_ASSERT_EQUAL(maint_substitute_config_json(ctx, 7, &o, &json), MAINT_OK);
+    CU_ASSERT_PTR_NOT_NULL(json && strstr(json, "\"web2-sub\""));
+    free(json);
+    json = NULL;
+
+    /* every function of bus 0 but the one asked for */
+    memset(present, 1, sizeof(present));
+    present[0x1f << 3 | 7] = false;
+    fake_port_set_pci_bus0(fp, present);
+    CU_ASSERT_EQUAL(maint_substitute_config_json(ctx, 7, &o, &json), MAINT_ERROR_NOENT);
+    CU_ASSERT_PTR_NULL(json);
+    fflush(logf);
+    CU_ASSERT_PTR_NOT_NULL(logbuf && strstr(logbuf, "no PCI device 00:1f.7 in 'web2' to hide "
+                                            "(its bus 0 has 255 function(s): 00:00.0 00:00.1 "));
+
+    /* all 256: it is there */
+    present[0x1f << 3 | 7] = true;
+    fake_port_set_pci_bus0(fp, present);
+    CU_ASSERT_EQUAL(maint_substitute_config_json(ctx, 7, &o, &json), MAINT_OK);
+    free(json);
+    json = NULL;
+
+    /* only bus 0 is the device model's: 01:00.0 is nobody's */
+    maint_substitute_opts_init(&o);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_pci(&o.hide, "01:00.0"), MAINT_OK);
+    CU_ASSERT_EQUAL(maint_substitute_config_json(ctx, 7, &o, &json), MAINT_ERROR_NOENT);
+
+    maint_ctx_close(ctx);
+    xtl_logger_destroy(lg);
+    fclose(logf);
+    free(logbuf);
+}
+
 void suite_substitute_register(void)
 {
     CU_pSuite s = CU_add_suite("substitute", NULL, NULL);
@@ -277,4 +348,5 @@ void suite_substitute_register(void)
     CU_add_test(s, "derive a PV substitute", test_derive_pv);
     CU_add_test(s, "derivation errors", test_derive_errors);
     CU_add_test(s, "hiding spec: what a domain already hides", test_hide_spec_read);
+    CU_add_test(s, "hiding PCI from HVM: asked of its device model", test_hide_pci_checked);
 }

@@ -42,5 +42,11 @@ void fake_port_add_domain(fake_port *fp, const maint_domain_info *info);
 const char *fake_port_get(fake_port *fp, const char *path);
 int fake_port_put(fake_port *fp, const char *path, const char *value);
 unsigned fake_port_count_prefix(fake_port *fp, const char *prefix);
+/* The hypervisor's side: a known domain's configuration is what fill makes
+ * of an initialised cfg (NULL: UNAVAILABLE, as without a hypervisor); its
+ * device model has present[devfn] on PCI bus 0 (NULL: cannot be asked). */
+typedef void (*fake_config_fill)(libxl_domain_config *cfg, uint32_t domid);
+void fake_port_set_config_fill(fake_port *fp, fake_config_fill fill);
+void fake_port_set_pci_bus0(fake_port *fp, const bool present[256]);
 
 #endif
