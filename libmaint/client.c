@@ -52,6 +52,11 @@ static void wait_event(maint_ctx *ctx, int ms)
     drain_events(ctx);
 }
 
+void maint__request_id(const maint_ctx *ctx, unsigned long seq, char *buf, size_t size)
+{
+    snprintf(buf, size, "c%ld-%lu", (long)getpid(), seq);
+}
+
 MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_json,
                                unsigned timeout_ms, char **result_json_r,
                                char **error_r)
@@ -83,7 +88,7 @@ int maint__request_until(maint_ctx *ctx, const char *op, const char *args_json,
         return MAINT_ERROR_INVAL;
     }
 
-    snprintf(id, sizeof(id), "c%ld-%lu", (long)getpid(), ++ctx->request_seq);
+    maint__request_id(ctx, ++ctx->request_seq, id, sizeof(id));
     req = maint__request_format(op, args_json);
     req_path = maint__sprintf(MAINT_XS_REQUEST_FMT, ctx->self_domid, id);
     if (!req || !req_path) {

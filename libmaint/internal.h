@@ -207,6 +207,10 @@ bool maint__request_id_valid(const char *id);
 int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
                          char **err_r);
 
+/* The id of ctx's request number seq (ctx->request_seq counts them), as
+ * maint_request() names it under ~/xmaint/request/. */
+void maint__request_id(const maint_ctx *ctx, unsigned long seq, char *buf, size_t size);
+
 /*
  * maint_request() with an absolute deadline in maint__now_ms() time instead
  * of a timeout; one that has already passed gives MAINT_ERROR_TIMEOUT after

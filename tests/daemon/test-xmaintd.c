@@ -152,6 +152,18 @@ static void assert_ping(void)
     free(error);
 }
 
+/* The xenstore path of ctx's last request (or of its response), named as
+ * the client names it. */
+static char *last_request_path(bool response)
+{
+    char id[MAINT_REQUEST_ID_MAX + 1];
+
+    CU_ASSERT_FATAL(ctx->request_seq > 0);
+    maint__request_id(ctx, ctx->request_seq, id, sizeof(id));
+    return g_strdup_printf(response ? MAINT_XS_RESPONSE_FMT : MAINT_XS_REQUEST_FMT,
+                           ctx->self_domid, id);
+}
+
 /* ---- tests ----------------------------------------------------------------- */
 
 static void test_ping_and_identity(void)
@@ -171,8 +183,15 @@ static void test_ping_and_identity(void)
     published = xs_get("/local/domain/0/xmaint/host/id");
     CU_ASSERT_STRING_EQUAL(published, stored);
     free(published);
-    /* the request was consumed */
-    CU_ASSERT_EQUAL(xs_get("/local/domain/0/xmaint/request/c1"), NULL);
+    /* the request, under the id the client gave it, was consumed; the
+     * answer is under the same id */
+    {
+        g_autofree char *req = last_request_path(false);
+        g_autofree char *resp = last_request_path(true);
+
+        CU_ASSERT(wait_for_path(resp, true, 100));
+        CU_ASSERT(wait_for_path(req, false, 5000));
+    }
 }
 
 static void test_guest_tree_and_permissions(void)
@@ -516,6 +535,11 @@ static void test_clean_shutdown(void)
     CU_ASSERT(log_contains("stopping on signal"));
     /* no daemon: a request times out and is withdrawn */
     CU_ASSERT_EQUAL(maint_request(ctx, "ping", NULL, 300, NULL, NULL), MAINT_ERROR_TIMEOUT);
+    {
+        g_autofree char *req = last_request_path(false);
+
+        CU_ASSERT(wait_for_path(req, false, 100));
+    }
 }
 
 static void test_bad_command_line(void)
