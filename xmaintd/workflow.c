@@ -49,6 +49,9 @@ struct xmd_wf {
     yajl_val argv;               /* parsed args */
     GPtrArray *steps;            /* step names, in order */
     GHashTable *done;            /* steps finished */
+    guint reached;               /* steps begun (the first `reached`, the last
+                                  * perhaps failed): what a rollback undoes.
+                                  * The worker's own once it runs. */
     GArray *created;             /* xmd_sd_created: the domains it made (under lock) */
     gboolean rolling_back;
     wf_state state;
@@ -810,6 +813,7 @@ static gpointer worker(gpointer data)
                 g_set_error(&error, XMD_ERROR, 1, "aborted by the administrator");
                 break;
             }
+            w->reached = i + 1;
             journal(w, "begin", s, NULL, NULL);
             progress(w, s, "started");
             fault_point(s, FALSE);
@@ -837,12 +841,13 @@ static gpointer worker(gpointer data)
         w->rolling_back = TRUE;
         journal(w, "rollback", NULL, "reason", error->message);
     }
-    /* rollback: undo the finished steps, newest first */
-    for (gint i = (gint)w->steps->len - 1; i >= 0; i--) {
+    /* rollback, newest first: the steps begun, i.e. the finished ones and the
+     * one that failed half-way (its partial effects); never one that did not
+     * start (undoing "move" after a failed "substitute" waited for agents) */
+    for (gint i = (gint)w->reached - 1; i >= 0; i--) {
         const char *s = g_ptr_array_index(w->steps, i);
         g_autoptr(GError) uerr = NULL;
 
-        /* a step that failed half-way is undone like a finished one */
         progress(w, s, "undoing");
         if (!undo_step(w, s, &uerr)) {
             journal(w, "undo-failed", s, "error", uerr ? uerr->message : "failed");
@@ -1040,11 +1045,17 @@ gboolean xmd_workflow_abort(xmd *d, const char *id, GError **error)
     g_mutex_lock(&wf_list_lock);
     for (guint i = 0; i < d->workflows->len; i++) {
         xmd_wf *w = g_ptr_array_index(d->workflows, i);
+        gboolean active, moved;
+
         if (strcmp(w->id, id))
             continue;
-        if (!wf_active(w)) {
+        g_mutex_lock(&w->lock);         /* the worker adds to done under it */
+        active = w->state == WF_RUNNING;
+        moved = g_hash_table_contains(w->done, "move");
+        g_mutex_unlock(&w->lock);
+        if (!active) {
             g_set_error(error, XMD_ERROR, 1, "workflow %s has ended", id);
-        } else if (g_hash_table_contains(w->done, "move")) {
+        } else if (moved) {
             g_set_error(error, XMD_ERROR, 1, "workflow %s has moved the applications: "
                         "only retiring the original is left", id);
         } else {
@@ -1165,8 +1176,14 @@ static void resume_one(xmd *d, const char *path)
                 w = wf_new(d, base, ystr(t), ystr(dm),
                            ystr(su), args ? args : "{}");
             }
-        } else if (w && ev && st && !strcmp(ystr(ev), "done")) {
-            g_hash_table_add(w->done, g_strdup(ystr(st)));
+        } else if (w && ev && st && (!strcmp(ystr(ev), "begin") || !strcmp(ystr(ev), "done"))) {
+            guint k;
+
+            if (!strcmp(ystr(ev), "done"))
+                g_hash_table_add(w->done, g_strdup(ystr(st)));
+            if (g_ptr_array_find_with_equal_func(w->steps, ystr(st), g_str_equal, &k) &&
+                k + 1 > w->reached)
+                w->reached = k + 1;
         } else if (w && ev && !strcmp(ystr(ev), "created")) {
             const char *pi[] = { "domid", NULL }, *pu[] = { "uuid", NULL };
             yajl_val di = yajl_tree_get(v, pi, yajl_t_string), u = yajl_tree_get(v, pu, yajl_t_string);
