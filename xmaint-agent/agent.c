@@ -739,6 +739,7 @@ static void check_tree(void)
 static void usage(FILE *f, int code)
 {
     fprintf(f, "Usage: xmaint-agent [--apps DIR] [--run-dir DIR] [--no-start] [--check|--domid]\n"
+            "       xmaint-agent --host [--follow [--interval MS]]\n"
             "Guest agent of xmaint: announces the applications declared in DIR\n"
             "(default /etc/xmaint/apps, one NAME.conf each) to xmaintd through\n"
             "xenstore, starts them, and moves them when xmaintd asks.\n"
@@ -747,6 +748,12 @@ static void usage(FILE *f, int code)
             "  --no-start      do not start the applications at boot\n"
             "  --check         parse the declarations, print them, exit\n"
             "  --domid         print this domain's id (from xenstore), exit\n"
+            "  --host          print the domain id and the identity of the host it\n"
+            "                  runs on (host id, CPU signature, as xmaintd publishes\n"
+            "                  them), exit (1 if no xmaintd published them)\n"
+            "  --follow        with --host: a line, stamped with CLOCK_MONOTONIC ms,\n"
+            "                  each time they change (a migration), until killed\n"
+            "  --interval MS   with --follow: how often to look (default 20)\n"
             "  --fault APP minor|major   report an application fault to xmaintd\n"
             "                  (hot-standby pairs: minor restarts it in place, major\n"
             "                  moves it and its memory to the standby), exit\n");
@@ -762,10 +769,15 @@ int main(int argc, char **argv)
         { "check", no_argument, NULL, 'c' },
         { "domid", no_argument, NULL, 'd' },
         { "fault", required_argument, NULL, 'f' },
+        { "host", no_argument, NULL, 'H' },
+        { "follow", no_argument, NULL, 'F' },
+        { "interval", required_argument, NULL, 'i' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    bool autostart = true, check = false, print_domid = false;
+    bool autostart = true, check = false, print_domid = false, host = false, follow = false;
+    unsigned long interval = 20;
+    char *end;
     const char *fault_app = NULL;
     char *v;
     unsigned len, i, beat = 0;
@@ -780,12 +792,32 @@ int main(int argc, char **argv)
         case 'c': check = true; break;
         case 'd': print_domid = true; break;
         case 'f': fault_app = optarg; break;
+        case 'H': host = true; break;
+        case 'F': follow = true; break;
+        case 'i':
+            interval = strtoul(optarg, &end, 10);
+            if (*end || !*optarg || interval < 1 || interval > 60000)
+                usage(stderr, 1);
+            break;
         case 'h': usage(stdout, 0); break;
         default: usage(stderr, 1);
         }
     }
     if (fault_app ? optind != argc - 1 : optind != argc)
         usage(stderr, 1);
+    if (follow && !host)
+        usage(stderr, 1);
+    if (host) {
+        int rc;
+
+        if (!(xs = xs_open(0))) {
+            logmsg("cannot open xenstore: %s", strerror(errno));
+            return 1;
+        }
+        rc = agent_host_print(xs, follow, (unsigned)interval);
+        xs_close(xs);
+        return rc;
+    }
     if (fault_app && strcmp(argv[optind], "minor") && strcmp(argv[optind], "major"))
         usage(stderr, 1);
     if (agent_apps_load(app_dir, apps, AGENT_MAX_APPS, &napps) < 0 && check)

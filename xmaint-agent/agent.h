@@ -42,4 +42,8 @@ bool agent_name_ok(const char *s);
 int agent_state_send(int domid_peer, const char *path, agent_app *app, char **err_r);
 int agent_state_recv(int domid_peer, const char *path, agent_app *app, char **err_r);
 
+/* hostid.c: --host [--follow] */
+struct xs_handle;
+int agent_host_print(struct xs_handle *xs, bool follow, unsigned interval_ms);
+
 #endif

@@ -8,6 +8,11 @@
 #   xh_guest_exec NAME CMD       run a shell command in a pv/pvh test guest
 #   xh_guest_console NAME        path of the guest's console log
 #   xh_guest_destroy NAME        xl destroy and wait until it is gone
+# Two-host runs (xenhost.sh run --hosts 2):
+#   xh_on HOST CMD [ARG]...      run CMD on dom0 of host a or b (over the link)
+#   xh_host_ip HOST              that dom0's address on the link
+#   xh_migrate NAME TO [OPT]...  live-migrate guest NAME to host TO (xl migrate)
+#   xh_move_saved NAME TO        PV: xl save, copy over the link, xl restore on TO
 
 XH_SCENARIO=${XH_SCENARIO:-$(basename "$0" .sh)}
 XH_STEP_TIMEOUT=${XH_STEP_TIMEOUT:-300}
@@ -19,7 +24,38 @@ XH_GUEST_RAMDISK=${XH_GUEST_RAMDISK:-/usr/share/xenhost/guest/initrd.img}
 XH_CFG_DIR=/etc/xen/xh
 XH_LOGS=()
 
+# xh_logs [HOST:]FILE...: files whose tails a failing step prints; "b:FILE"
+# is a file on host b's dom0 (two-host runs).
 xh_logs() { XH_LOGS+=("$@"); }
+
+XH_HOST=${XH_HOST:-a}
+XH_HOSTS=${XH_HOSTS:-a}
+XH_RSH_PORT=7000
+
+xh_host_ip() {
+	case "$1" in
+	a) echo 10.99.255.254 ;;
+	b) echo 10.99.255.253 ;;
+	*) echo "xh_host_ip: no host '$1' (a or b)" >&2; return 2 ;;
+	esac
+}
+
+# xh_on HOST CMD [ARG]...: run CMD on host HOST's dom0 (here when HOST is this
+# host) and return its exit status.  CMD may be any function this shell
+# knows (lib.sh's and the scenario's own: their definitions are sent along);
+# variables are not: pass values as arguments.  The command runs in /tmp with
+# lib.sh sourced and XH_SCENARIO set, stdin from this shell's stdin.
+xh_on() {
+	local h=$1
+	shift
+	if [ "$h" = "$XH_HOST" ]; then
+		"$@"
+		return
+	fi
+	case " $XH_HOSTS " in *" $h "*) ;; *) echo "xh_on: no host '$h' in this run (hosts: $XH_HOSTS)" >&2; return 2 ;; esac
+	xh-rsh -p "$XH_RSH_PORT" "$(xh_host_ip "$h")" \
+		"cd /tmp && . /xh/env && . /xh/lib.sh && $(declare -f) && XH_SCENARIO=$XH_SCENARIO && $(printf '%q ' "$@")"
+}
 
 xh__now() { cut -d' ' -f1 /proc/uptime; }
 
@@ -67,17 +103,22 @@ xh_step() {
 	local p="XH-OUT $XH_SCENARIO $name |"
 	echo "$p \$ $*"
 	tail -n 200 "$out" | sed "s/^/$p /"
-	local f
+	local f h
 	for f in "${XH_LOGS[@]}"; do
-		if [ -f "$f" ]; then
+		h=$XH_HOST
+		case "$f" in [ab]:/*) h=${f%%:*} f=${f#?:} ;; esac
+		if [ "$XH_HOSTS" = a ]; then
 			echo "$p --- last lines of $f ---"
-			tail -n 40 "$f" | tr -d '\r' | sed "s/^/$p /"
 		else
-			echo "$p --- $f: no such file ---"
+			echo "$p --- last lines of $f on host $h ---"
 		fi
+		xh_on "$h" bash -c "if [ -f '$f' ]; then tail -n 40 '$f'; else echo '(no such file)'; fi" 2>&1 |
+			tr -d '\r' | sed "s/^/$p /"
 	done
-	echo "$p --- xl list ---"
-	xl list 2>&1 | sed "s/^/$p /"
+	for h in $XH_HOSTS; do
+		echo "$p --- xl list (host $h) ---"
+		xh_on "$h" xl list 2>&1 | sed "s/^/$p /"
+	done
 	rm -f "$out"
 	: >"/tmp/xh-failed-$XH_SCENARIO"
 	exit 1
@@ -98,11 +139,17 @@ xh_wait_for() {
 	done
 }
 
+# (pv/pvh: xenconsoled names the log after the domain's name when it first
+# sees it: a guest that arrived by live migration logs to
+# guest-NAME--incoming.log; the newer of the two is the current one)
 xh_guest_console() {
-	if [ -f "$XH_CFG_DIR/$1.hvm" ]; then
-		echo "/var/log/xen/console/$1.serial"
+	local d=/var/log/xen/console
+	if [ -f "$XH_CFG_DIR/$1.hvm" ] || [ -f "$d/$1.serial" ]; then
+		echo "$d/$1.serial"
+	elif [ "$d/guest-$1--incoming.log" -nt "$d/guest-$1.log" ]; then
+		echo "$d/guest-$1--incoming.log"
 	else
-		echo "/var/log/xen/console/guest-$1.log"
+		echo "$d/guest-$1.log"
 	fi
 }
 
@@ -333,4 +380,39 @@ count_continuous() {
 		      printf "%d values, continuous:", NR
 		      for (i = 1; i <= n; i++) printf " d%s %d", d[i], seen[i]
 		      print "" }' <<<"$(tr -d '\r' <<<"$out")"
+}
+
+# ---- two hosts ----------------------------------------------------------------
+# xh_guest_type NAME: pv, pvh or hvm, from libxl's view of the running domain
+xh_guest_type() {
+	xl list -l "$1" | awk -F'"' '/"type": "(pv|pvh|hvm)"/ { print $4; exit }'
+}
+
+# xh_migrate NAME TO [XL-MIGRATE-OPTION]...: live-migrate guest NAME from this
+# host to host TO with Xen's own `xl migrate`, whose transport is xh-rsh over
+# the link instead of ssh (`-s xh-rsh`: xl runs "xh-rsh <TO's address> xl
+# migrate-receive" and speaks its protocol over that pipe).  A PV guest is
+# refused here: Debian's hypervisor is built without shadow paging, so Xen
+# cannot track a PV guest's dirty pages ("Failed to enable logdirty"): move it
+# with xh_move_saved.
+xh_migrate() {
+	local name=$1 to=$2 type
+	shift 2
+	type=$(xh_guest_type "$name") || return
+	if [ "$type" = pv ]; then
+		echo "xh_migrate: $name is a PV guest: this hypervisor (Debian's, without shadow paging) cannot live-migrate PV guests; use xh_move_saved (save, transfer, restore)" >&2
+		return 3
+	fi
+	xl migrate -s xh-rsh "$@" "$name" "$(xh_host_ip "$to")"
+}
+
+# xh_move_saved NAME TO: move guest NAME to host TO by xl save here, a copy
+# of the image over the link, and xl restore there (PV guests; any type works).
+xh_move_saved() {
+	local name=$1 to=$2 f=/var/lib/xen/xh-move-$1.save ip
+	ip=$(xh_host_ip "$to") || return
+	xl save "$name" "$f" || return
+	xh-rsh "$ip" "cat >$f" <"$f" || { rm -f "$f"; return 1; }
+	rm -f "$f"
+	xh-rsh "$ip" "xl restore $f; rc=\$?; rm -f $f; exit \$rc"
 }

@@ -10,7 +10,9 @@
 #    build-hvmloader.sh from Debian's Xen source (fetched and built once,
 #    cached under $XMAINT_CACHE/hvmloader), and xh-pcicfg (guest-tools/), a
 #    static program that scenario puts into its guests' ramdisk, as
-#    STAGE/usr/share/xenhost/guest-tools/xh-pcicfg.
+#    STAGE/usr/share/xenhost/guest-tools/xh-pcicfg;
+#  - xh-rsh (host-tools/), the remote shell of two-host runs (xl migrate's
+#    transport and xh_on), as STAGE/usr/local/bin/xh-rsh.
 # Exit 1 with a message when something cannot be built; 77 when the
 # hvmloader source cannot be fetched or its build tools are missing.
 set -euo pipefail
@@ -27,6 +29,10 @@ fi
 mkdir -p "$stage/usr/local/bin"
 "${CC:-cc}" -O2 -static -s -o "$stage/usr/local/bin/http-probe" "$top/tests/tools/http-probe.c" || {
 	echo "stage.sh: cannot build tests/tools/http-probe.c statically (libc6-dev)" >&2
+	exit 1
+}
+"${CC:-cc}" -O2 -static -s -o "$stage/usr/local/bin/xh-rsh" "$here/host-tools/xh-rsh.c" || {
+	echo "stage.sh: cannot build tests/xenhost/host-tools/xh-rsh.c statically (libc6-dev)" >&2
 	exit 1
 }
 rc=0

@@ -13,7 +13,12 @@
 #   XMAINT_XENHOST=skip          skip (77)
 #   XMAINT_REQUIRE_XENHOST=1     a missing tool or root is a hard error (99), not a skip
 #   XMAINT_XENHOST_SCENARIOS     names to run (e.g. "00-boot 10-smoke"); default all
-#   XMAINT_XENHOST_LOG           console log path (default $PWD/xenhost-console.log)
+#   XMAINT_XENHOST_HOSTS         2: the two-host test bed (test-xenhost-2.sh):
+#                                scenarios-2host/, and the harness's own
+#                                clean-up checks (a failing scenario, Ctrl-C,
+#                                a timeout: no QEMU may survive any of them)
+#   XMAINT_XENHOST_LOG           console log path (default $PWD/xenhost-console.log,
+#                                two hosts: xenhost2-console.log and ...-b.log)
 #   and the xenhost.sh variables (README.md).
 set -uo pipefail
 
@@ -54,22 +59,28 @@ for t in qemu-system-x86_64 debootstrap cpio dpkg-deb chroot flock make gzip; do
 done
 [ ${#missing[@]} -eq 0 ] || skip "missing tools: ${missing[*]} (apt-get install $("$here/xenhost.sh" host-packages))"
 
+hosts=${XMAINT_XENHOST_HOSTS:-1}
+case "$hosts" in
+1) sdir=$here/scenarios logname=xenhost-console.log ;;
+2) sdir=$here/scenarios-2host logname=xenhost2-console.log ;;
+*) hard "XMAINT_XENHOST_HOSTS must be 1 or 2" ;;
+esac
 scenarios=()
 if [ -n "${XMAINT_XENHOST_SCENARIOS:-}" ]; then
 	for n in $XMAINT_XENHOST_SCENARIOS; do
 		case "$n" in
 		*/*) f=$n ;;      # a path (e.g. a pending/ scenario)
-		*) f=$here/scenarios/${n%.sh}.sh ;;
+		*) f=$sdir/${n%.sh}.sh ;;
 		esac
 		[ -f "$f" ] || hard "no scenario $f"
 		scenarios+=(--scenario "$f")
 	done
 else
-	for f in "$here"/scenarios/*.sh; do
+	for f in "$sdir"/*.sh; do
 		[ -f "$f" ] && scenarios+=(--scenario "$f")
 	done
 fi
-[ ${#scenarios[@]} -gt 0 ] || hard "no scenarios in $here/scenarios"
+[ ${#scenarios[@]} -gt 0 ] || hard "no scenarios in $sdir"
 
 echo "test-xenhost: building/checking the host images"
 t0=$(date +%s)
@@ -77,7 +88,7 @@ t0=$(date +%s)
 echo "test-xenhost: images ready after $(($(date +%s) - t0))s"
 
 stage=$(mktemp -d -t xmaint-stage.XXXXXX) || hard "mktemp failed"
-trap 'rm -rf -- "$stage" "$stage.log" "$stage.guest"' EXIT
+trap 'rm -rf -- "$stage" "$stage.log" "$stage.guest" "$stage.cleanup"' EXIT
 "$here/stage.sh" "$builddir" "$stage"
 case $? in
 0) ;;
@@ -87,11 +98,66 @@ esac
 
 guest_overlay=$stage.guest
 
-log=${XMAINT_XENHOST_LOG:-$PWD/xenhost-console.log}
-"$here/xenhost.sh" run --stage "$stage" --guest-overlay "$guest_overlay" "${scenarios[@]}" --log "$log"
+# survivors LOG: the processes whose command line names LOG (the QEMUs of a
+# run write their consoles there; so does the harness's tail)
+survivors() { pgrep -af -- "$1" | grep -v "pgrep" || true; }
+
+# The harness's clean-up on its three other exit paths, two hosts each time:
+# a scenario that fails at once, Ctrl-C once both hosts are up, the overall
+# timeout.  Nothing the run started may be left in the process table.
+cleanup_checks() {
+	local d=$stage.cleanup clog rc pid i left
+	mkdir -p "$d"
+	printf '. /xh/lib.sh\nxh_step fails false\n' >"$d/fails.sh"
+	printf '. /xh/lib.sh\nxh_step waits sleep 100000\n' >"$d/waits.sh"
+	clog=$d/fail.log
+	rc=0
+	"$here/xenhost.sh" run --hosts 2 --stage "$stage" --scenario "$d/fails.sh" --log "$clog" -q --timeout 600 >"$d/out" 2>&1 || rc=$?
+	[ "$rc" = 1 ] || { cat "$d/out"; echo "test-xenhost: a failing scenario gave exit $rc, not 1"; return 1; }
+	left=$(survivors "${clog%.log}")
+	[ -z "$left" ] || { echo "test-xenhost: left running after a failed scenario:"; echo "$left"; return 1; }
+	echo "test-xenhost: clean-up after a failed scenario: nothing left"
+	clog=$d/int.log
+	set -m # its own process group, where SIGINT is not ignored
+	"$here/xenhost.sh" run --hosts 2 --stage "$stage" --scenario "$d/waits.sh" --log "$clog" -q --timeout 600 >"$d/out" 2>&1 &
+	pid=$!
+	set +m
+	for ((i = 0; i < 300; i++)); do
+		grep -q 'XH-BEGIN' "$clog" 2>/dev/null && break
+		sleep 1
+	done
+	grep -q 'XH-BEGIN' "$clog" || { kill -TERM "$pid"; cat "$d/out"; echo "test-xenhost: the two hosts did not come up"; return 1; }
+	kill -INT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 130 ] || { cat "$d/out"; echo "test-xenhost: Ctrl-C gave exit $rc, not 130"; return 1; }
+	left=$(survivors "${clog%.log}")
+	[ -z "$left" ] || { echo "test-xenhost: left running after Ctrl-C:"; echo "$left"; return 1; }
+	echo "test-xenhost: clean-up after Ctrl-C: nothing left"
+	clog=$d/timeout.log
+	rc=0
+	"$here/xenhost.sh" run --hosts 2 --stage "$stage" --scenario "$d/waits.sh" --log "$clog" -q --timeout 45 >"$d/out" 2>&1 || rc=$?
+	grep -q 'TIMEOUT' "$d/out" && [ "$rc" = 1 ] || { cat "$d/out"; echo "test-xenhost: a timeout gave exit $rc"; return 1; }
+	left=$(survivors "${clog%.log}")
+	[ -z "$left" ] || { echo "test-xenhost: left running after a timeout:"; echo "$left"; return 1; }
+	echo "test-xenhost: clean-up after a timeout: nothing left"
+}
+
+log=${XMAINT_XENHOST_LOG:-$PWD/$logname}
+"$here/xenhost.sh" run --hosts "$hosts" --stage "$stage" --guest-overlay "$guest_overlay" "${scenarios[@]}" --log "$log"
 rc=$?
+left=$(survivors "${log%.log}")
+if [ -n "$left" ]; then
+	echo "test-xenhost: FAIL: left running after the run:"
+	echo "$left"
+	exit 1
+fi
 case $rc in
-0) exit 0 ;;
-1) echo "test-xenhost: FAIL (console log: $log)"; exit 1 ;;
+0) ;;
+1) echo "test-xenhost: FAIL (console log: $log$([ "$hosts" = 2 ] && echo " and ${log%.log}-b.log"))"; exit 1 ;;
 *) hard "xenhost.sh run failed to run (exit $rc; console log: $log)" ;;
 esac
+if [ "$hosts" = 2 ]; then
+	cleanup_checks || exit 1
+fi
+exit 0

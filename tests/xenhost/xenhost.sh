@@ -2,9 +2,10 @@
 # xenhost.sh - a real Xen 4.17 host under QEMU for xmaint's integration tests.
 #
 #   xenhost.sh build                      build/refresh the cached host images
-#   xenhost.sh run --stage DIR [--scenario FILE]... [options]
-#                                         boot Xen + dom0 with DIR overlaid, run
-#                                         the scenarios, parse the markers
+#   xenhost.sh run --stage DIR [--scenario FILE]... [--hosts 2] [options]
+#                                         boot Xen + dom0 with DIR overlaid (on two
+#                                         linked hosts with --hosts 2), run the
+#                                         scenarios, parse the markers
 #   xenhost.sh shell [--stage DIR]        boot interactively (dom0 shell on the console)
 #   xenhost.sh info                       print cache location and image versions
 #   xenhost.sh install-deps               apt-get install the host packages needed
@@ -37,10 +38,17 @@ XH_HOST_PKGS="qemu-system-x86 debootstrap cpio debian-archive-keyring"
 # with XSAVE, dom0 programs die of SIGSEGV now and then while PVH/HVM guests
 # run (seen in 4 of 5 runs with it, in none of 3 without it).
 XH_TCG_CPU=max,-smap,-rdtscp,-xsave
+# The second host of a two-host run (--hosts 2) is an older generation of the
+# same vendor (both must be AMD: TCG emulates SVM, not VMX): no BMI1/BMI2/
+# ADX/MOVBE, another model number and name.  (Family 15 would make Xen refuse
+# every domU: "does not allow DomU creation on this CPU", AMD K8 erratum 121.)  A guest that saw host A's
+# features cannot be restored on B unless its CPUID policy is levelled.
+XH_TCG_CPU_B="$XH_TCG_CPU,-bmi1,-bmi2,-adx,-movbe,family=21,model=2,model-id=xmaint test host B (older generation)"
 
 # nf_tables/nft_chain_nat/nft_nat: the service redirect (nftables DNAT)
+# e1000: the NIC of the link between the two hosts of a two-host run
 XH_DOM0_MODULES="xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-blkback tun bridge loop
-  nf_tables nft_chain_nat nft_nat"
+  nf_tables nft_chain_nat nft_nat e1000"
 # xenfs/xen-evtchn/xen-gntdev/xen-gntalloc: the guest agent (xenstore, libxenvchan);
 # nf_tables and the *_diag, tun and veth modules: criu's start-up probe of the
 # kernel (it refuses to run when nf_tables is missing)
@@ -576,17 +584,25 @@ build_guest_tree() {
 # run
 # ---------------------------------------------------------------------------
 
-XH_QPID=""
+XH_QPID=""   # host A's QEMU (the one that runs the scenarios)
+XH_QPID_B="" # host B's QEMU (two-host runs)
 XH_FPID=""
 XH_RUN=""
+# kill_qemu PID: TERM, then KILL a second later; reaped.
+kill_qemu() {
+	[ -n "$1" ] || return 0
+	if kill -0 "$1" 2>/dev/null; then
+		kill -TERM "$1" 2>/dev/null || true
+		sleep 1
+		kill -KILL "$1" 2>/dev/null || true
+	fi
+	wait "$1" 2>/dev/null || true
+}
 run_cleanup() {
 	trap - ERR
-	if [ -n "$XH_QPID" ] && kill -0 "$XH_QPID" 2>/dev/null; then
-		kill -TERM "$XH_QPID" 2>/dev/null || true
-		sleep 1
-		kill -KILL "$XH_QPID" 2>/dev/null || true
-		wait "$XH_QPID" 2>/dev/null || true
-	fi
+	kill_qemu "$XH_QPID"
+	kill_qemu "$XH_QPID_B"
+	XH_QPID="" XH_QPID_B=""
 	if [ -n "$XH_FPID" ]; then
 		kill "$XH_FPID" 2>/dev/null || true
 		wait "$XH_FPID" 2>/dev/null || true
@@ -598,6 +614,16 @@ run_cleanup() {
 	fi
 	XH_RUN=""
 	return 0
+}
+
+# free_udp_port: a UDP port on the loopback that nothing listens on.
+free_udp_port() {
+	local p i
+	for ((i = 0; i < 50; i++)); do
+		p=$((20000 + RANDOM % 40000))
+		ss -Huln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+	done
+	die "no free UDP port on the loopback"
 }
 
 # cpio (newc, root-owned) of a directory on stdout
@@ -673,7 +699,7 @@ accel_probe() {
 
 cmd_run() {
 	local stage="" scenarios=() logfile="" quiet=0 timeout=${XMAINT_XENHOST_TIMEOUT:-900}
-	local guest_overlays=() envs=() interactive=0
+	local guest_overlays=() envs=() interactive=0 hosts=1
 	[ -n "${XMAINT_XENHOST_GUEST_OVERLAY:-}" ] && guest_overlays+=("$XMAINT_XENHOST_GUEST_OVERLAY")
 	while [ $# -gt 0 ]; do
 		case "$1" in
@@ -683,6 +709,7 @@ cmd_run() {
 		--timeout) timeout=$2; shift ;;
 		--guest-overlay) guest_overlays+=("$2"); shift ;;
 		--env) envs+=("$2"); shift ;;
+		--hosts) hosts=$2; shift ;;
 		-q | --quiet) quiet=1 ;;
 		--interactive) interactive=1 ;;
 		-h | --help) usage; return 0 ;;
@@ -691,6 +718,8 @@ cmd_run() {
 		shift
 	done
 	need_tools qemu-system-x86_64 cpio gzip flock ldd od
+	case "$hosts" in 1 | 2) ;; *) die "--hosts must be 1 or 2" ;; esac
+	[ "$hosts" = 1 ] || [ "$interactive" = 0 ] || die "shell: one host only"
 	[ -f "$XH_OUT/stamp" ] || die "no host images in $XH_OUT: run '$0 build' first"
 	[ -z "$stage" ] || [ -d "$stage" ] || die "stage directory $stage does not exist"
 	local s
@@ -754,33 +783,68 @@ cmd_run() {
 	} >"$ov/xh/env"
 	{ cat "$XH_OUT/dom0-base.cpio"; cpio_of "$ov" | gzip -1; } >"$XH_RUN/dom0.img"
 
-	local accel cpu
+	local accel cpu cpu_b
 	accel=$(accel_probe)
-	if [ "$accel" = kvm ]; then cpu=host,-smap; else cpu=${XMAINT_XENHOST_CPU:-$XH_TCG_CPU}; accel=tcg,thread=${XMAINT_XENHOST_TCG_THREAD:-multi}; fi
-	local log=${logfile:-$XH_RUN/console.log}
+	if [ "$accel" = kvm ]; then
+		cpu=host,-smap
+		cpu_b="host,-smap,-bmi1,-bmi2,-adx,-movbe"
+	else
+		cpu=${XMAINT_XENHOST_CPU:-$XH_TCG_CPU}
+		cpu_b=${XMAINT_XENHOST_CPU_B:-$XH_TCG_CPU_B}
+		accel=tcg,thread=${XMAINT_XENHOST_TCG_THREAD:-multi}
+	fi
+	local log=${logfile:-$XH_RUN/console.log} log_b=""
+	[ "$hosts" = 2 ] && log_b=${log%.log}-b.log
 	mkdir -p "$(dirname "$log")"
 	: >"$log"
 	local mem=${XMAINT_XENHOST_MEM:-3072} dom0mem=${XMAINT_XENHOST_DOM0_MEM:-1024}
+	[ "$hosts" = 2 ] && mem=${XMAINT_XENHOST_MEM:-2560}
 	local xenargs="dom0_mem=${dom0mem}M,max:${dom0mem}M dom0_max_vcpus=2 console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all ${XMAINT_XENHOST_XEN_ARGS:-}"
 	local dom0args="console=hvc0 earlyprintk=xen quiet ${XMAINT_XENHOST_DOM0_ARGS:-}"
-	local qemu=(qemu-system-x86_64 -machine pc -accel "$accel" -cpu "$cpu" -smp 2 -m "$mem"
-		-display none -no-reboot -nic none
-		-kernel "$XH_OUT/xen" -append "$xenargs"
-		-initrd "$XH_OUT/vmlinuz $dom0args,$XH_RUN/dom0.img")
+	# qemu_cmd ROLE CPU [NIC...]: the QEMU command line of one host in QEMU_CMD
+	qemu_cmd() {
+		local role=$1 c=$2
+		shift 2
+		QEMU_CMD=(qemu-system-x86_64 -machine pc -accel "$accel" -cpu "$c" -smp 2 -m "$mem"
+			-display none -no-reboot "$@"
+			-kernel "$XH_OUT/xen" -append "$xenargs"
+			-initrd "$XH_OUT/vmlinuz $dom0args${role:+ xh_host=$role},$XH_RUN/dom0.img")
+	}
 	case "$XH_OUT" in *[,\ ]*) die "cache path $XH_OUT must not contain commas or spaces (QEMU -initrd syntax)" ;; esac
-	say "images ready in $(($(now) - t0))s; booting Xen ($accel, ${mem}M, timeout ${timeout}s) ..."
+	local QEMU_CMD=()
+	if [ "$hosts" = 2 ]; then
+		# One point-to-point Ethernet between the two QEMUs, UDP on the
+		# loopback: nothing else is reachable from either host.
+		local pa pb
+		pa=$(free_udp_port)
+		pb=$(free_udp_port)
+		[ "$pa" != "$pb" ] || pb=$((pa + 1))
+		qemu_cmd a "$cpu" -nic none -netdev "socket,id=link,udp=127.0.0.1:$pb,localaddr=127.0.0.1:$pa" \
+			-device e1000,netdev=link,mac=52:54:00:58:48:0a
+	else
+		qemu_cmd "" "$cpu" -nic none
+	fi
+	say "images ready in $(($(now) - t0))s; booting Xen ($accel, ${mem}M, $hosts host(s), timeout ${timeout}s) ..."
 
 	if [ "$interactive" = 1 ]; then
 		trap - EXIT
-		"${qemu[@]}" -serial mon:stdio
+		"${QEMU_CMD[@]}" -serial mon:stdio
 		run_cleanup
 		return
 	fi
 
 	local tb
 	tb=$(now)
-	"${qemu[@]}" -monitor none -serial "file:$log" </dev/null >"$XH_RUN/qemu.out" 2>&1 &
+	"${QEMU_CMD[@]}" -monitor none -serial "file:$log" </dev/null >"$XH_RUN/qemu.out" 2>&1 &
 	XH_QPID=$!
+	if [ "$hosts" = 2 ]; then
+		: >"$log_b"
+		qemu_cmd b "$cpu_b" -nic none -netdev "socket,id=link,udp=127.0.0.1:$pa,localaddr=127.0.0.1:$pb" \
+			-device e1000,netdev=link,mac=52:54:00:58:48:0b
+		"${QEMU_CMD[@]}" -monitor none -serial "file:$log_b" </dev/null >"$XH_RUN/qemu-b.out" 2>&1 &
+		XH_QPID_B=$!
+		say "host B: -cpu $cpu_b; console log $log_b; link udp 127.0.0.1:$pa <-> 127.0.0.1:$pb"
+	fi
 	if [ "$quiet" = 1 ]; then
 		tail -n +1 -s 0.3 -F --pid="$XH_QPID" "$log" 2>/dev/null | tr -d '\r' | grep --line-buffered -E 'XH-(STEP|SCENARIO|BEGIN|END|HOST|NOTE)' &
 	else
@@ -800,14 +864,21 @@ cmd_run() {
 		fi
 		sleep 1
 	done
-	if kill -0 "$XH_QPID" 2>/dev/null; then
-		kill -TERM "$XH_QPID" 2>/dev/null || true
-		sleep 1
-		kill -KILL "$XH_QPID" 2>/dev/null || true
-	fi
 	local qrc=0
-	wait "$XH_QPID" || qrc=$?
+	if kill -0 "$XH_QPID" 2>/dev/null; then
+		kill_qemu "$XH_QPID"
+	else
+		wait "$XH_QPID" || qrc=$?
+	fi
 	XH_QPID=""
+	if [ -n "$XH_QPID_B" ]; then
+		# host A told B to power off at its end; give it a few seconds
+		local i
+		for ((i = 0; i < 10; i++)); do kill -0 "$XH_QPID_B" 2>/dev/null || break; sleep 1; done
+		kill_qemu "$XH_QPID_B"
+		XH_QPID_B=""
+		sed -i 's/\r$//' "$log_b"
+	fi
 	wait "$XH_FPID" 2>/dev/null || true
 	XH_FPID=""
 	sed -i 's/\r$//' "$log"
@@ -844,10 +915,15 @@ cmd_run() {
 	if [ "$ok" = 1 ]; then
 		say "all ${passed} scenario(s) passed; boot to XH-END ${elapsed}s"
 	else
-		say "last console lines:"
+		say "last console lines${log_b:+ of host A}:"
 		grep -vE '^XH-OUT ' "$log" | tail -n 40 | sed 's/^/  | /' >&2
 		[ -s "$XH_RUN/qemu.out" ] && { say "qemu said:"; sed 's/^/  | /' "$XH_RUN/qemu.out" >&2; }
-		[ -n "$logfile" ] && say "full console log: $logfile"
+		if [ "$hosts" = 2 ]; then
+			say "last console lines of host B:"
+			tail -n 40 "$log_b" | sed 's/^/  B| /' >&2
+			[ -s "$XH_RUN/qemu-b.out" ] && { say "host B's qemu said:"; sed 's/^/  B| /' "$XH_RUN/qemu-b.out" >&2; }
+		fi
+		[ -n "$logfile" ] && say "full console log: $logfile${log_b:+ (host B: $log_b)}"
 	fi
 	echo "xenhost: ${passed} passed, ${failed} failed"
 	[ "$ok" = 1 ] && exit 0
