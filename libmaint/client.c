@@ -52,11 +52,6 @@ static void wait_event(maint_ctx *ctx, int ms)
     drain_events(ctx);
 }
 
-void maint__request_id(const maint_ctx *ctx, unsigned long seq, char *buf, size_t size)
-{
-    snprintf(buf, size, "c%ld-%lu", (long)getpid(), seq);
-}
-
 MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_json,
                                unsigned timeout_ms, char **result_json_r,
                                char **error_r)
@@ -66,11 +61,62 @@ MAINT_EXPORT int maint_request(maint_ctx *ctx, const char *op, const char *args_
                                 result_json_r, error_r);
 }
 
+/* Remove path (and what is below it); a missing node is no failure. */
+static void remove_node(maint_ctx *ctx, const char *path)
+{
+    if (ctx->port.ops->xs_rm(ctx->port.priv, MAINT__XS_NO_TXN, path) < 0 &&
+        errno != ENOENT)
+        LOGED(ctx->lg, WARN, ctx->self_domid, "cannot remove %s", path);
+}
+
+/*
+ * Wait until deadline_ms for the response at id that carries nonce.
+ * Returns MAINT_OK with *value_r (malloc'd), MAINT_ERROR_TIMEOUT, or
+ * another MAINT_ERROR_* code from reading it.
+ */
+static int await_response(maint_ctx *ctx, const char *id, const char *nonce,
+                          int64_t deadline_ms, char **value_r)
+{
+    char *value = NULL, *result = NULL, *error = NULL;
+    bool foreign = false;
+    int rc;
+
+    *value_r = NULL;
+    for (;;) {
+        /* Read only after a watch event: no answer can precede one.  Other
+         * contexts' answers (and their removal) wake us too. */
+        wait_event(ctx, maint__ms_left(deadline_ms));
+        rc = maint__response_read(&ctx->port, ctx->self_domid, id, &value);
+        if (rc == MAINT_OK) {
+            rc = maint__response_parse(value, strlen(value), nonce, &result, &error);
+            free(result);
+            free(error);
+            result = error = NULL;
+            if (rc != MAINT_ERROR_NOENT) {
+                *value_r = value;
+                return MAINT_OK;
+            }
+            /* Under our id, but not ours: ignore it, the daemon overwrites it. */
+            foreign = true;
+            free(value);
+            value = NULL;
+        } else if (rc != MAINT_ERROR_NOENT) {
+            return rc;
+        }
+        if (maint__now_ms() >= deadline_ms) {
+            if (foreign)
+                LOG(ctx->lg, ERROR, "%s: the answer there does not carry our nonce "
+                    "(xmaintd older than this libmaint?)", id);
+            return MAINT_ERROR_TIMEOUT;
+        }
+    }
+}
+
 int maint__request_until(maint_ctx *ctx, const char *op, const char *args_json,
                          int64_t deadline_ms, char **result_json_r, char **error_r)
 {
-    char id[MAINT_REQUEST_ID_MAX + 1];
-    char *req = NULL, *req_path = NULL, *value = NULL;
+    char id[MAINT_REQUEST_ID_MAX + 1], nonce[MAINT_NONCE_LEN + 1];
+    char *req = NULL, *req_path = NULL, *resp_path = NULL, *value = NULL;
     char *result = NULL, *error = NULL;
     const char *why;
     int64_t sent;
@@ -87,11 +133,17 @@ int maint__request_until(maint_ctx *ctx, const char *op, const char *args_json,
         LOG(ctx->lg, ERROR, "request arguments rejected: %s", why);
         return MAINT_ERROR_INVAL;
     }
+    if (maint__nonce_new(nonce)) {
+        LOGE(ctx->lg, ERROR, "cannot draw a random nonce");
+        return MAINT_ERROR_FAIL;
+    }
 
-    maint__request_id(ctx, ++ctx->request_seq, id, sizeof(id));
-    req = maint__request_format(op, args_json);
+    maint__request_id(id, sizeof(id));
+    snprintf(ctx->last_request_id, sizeof(ctx->last_request_id), "%s", id);
+    req = maint__request_format(op, args_json, nonce);
     req_path = maint__sprintf(MAINT_XS_REQUEST_FMT, ctx->self_domid, id);
-    if (!req || !req_path) {
+    resp_path = maint__sprintf(MAINT_XS_RESPONSE_FMT, ctx->self_domid, id);
+    if (!req || !req_path || !resp_path) {
         rc = MAINT_ERROR_NOMEM;
         goto out;
     }
@@ -104,6 +156,9 @@ int maint__request_until(maint_ctx *ctx, const char *op, const char *args_json,
     rc = ensure_response_watch(ctx);
     if (rc)
         goto out;
+    /* A stale answer under this id (an earlier process with our pid) must
+     * not be taken for ours, nor removed after the daemon has answered. */
+    remove_node(ctx, resp_path);
     drain_events(ctx);      /* e.g. the echo of removing the last response */
     if (ctx->port.ops->xs_write(ctx->port.priv, MAINT__XS_NO_TXN, req_path, req,
                                 (unsigned)strlen(req)) < 0) {
@@ -113,25 +168,20 @@ int maint__request_until(maint_ctx *ctx, const char *op, const char *args_json,
     }
 
     sent = maint__now_ms();
-    for (;;) {
-        /* Read only after a watch event: no answer can precede one. */
-        wait_event(ctx, maint__ms_left(deadline_ms));
-        rc = maint__response_read(&ctx->port, ctx->self_domid, id, &value);
-        if (rc != MAINT_ERROR_NOENT)
-            break;
-        if (maint__now_ms() >= deadline_ms) {
-            LOG(ctx->lg, ERROR, "no answer to '%s' by its deadline (%lld ms after it was "
-                "sent): is xmaintd running?", op, (long long)(maint__now_ms() - sent));
-            rc = MAINT_ERROR_TIMEOUT;
-            /* Withdraw the request so that it is not served later. */
-            ctx->port.ops->xs_rm(ctx->port.priv, MAINT__XS_NO_TXN, req_path);
-            goto out;
-        }
+    rc = await_response(ctx, id, nonce, deadline_ms, &value);
+    if (rc == MAINT_ERROR_TIMEOUT) {
+        LOG(ctx->lg, ERROR, "no answer to '%s' by its deadline (%lld ms after it was "
+            "sent): is xmaintd running?", op, (long long)(maint__now_ms() - sent));
+        /* Withdraw the request so that it is not served later, and whatever
+         * answer raced with the withdrawal. */
+        remove_node(ctx, req_path);
+        remove_node(ctx, resp_path);
+        goto out;
     }
     if (rc)
         goto out;
-    /* The response stays: xmaintd prunes old ones (xenstore-schema/). */
-    rc = maint__response_parse(value, strlen(value), &result, &error);
+    remove_node(ctx, resp_path);    /* read: ours to remove (xenstore-schema/) */
+    rc = maint__response_parse(value, strlen(value), nonce, &result, &error);
     if (rc == MAINT_ERROR_PROTOCOL)
         LOG(ctx->lg, ERROR, "malformed response to '%s'", op);
     else if (rc == MAINT_ERROR_REMOTE)
@@ -150,6 +200,7 @@ out:
     free(value);
     free(req);
     free(req_path);
+    free(resp_path);
     return rc;
 }
 

@@ -103,7 +103,7 @@ struct maint_ctx {
     unsigned flags;
     uint32_t self_domid;          /* the domain we run in (0 in dom0) */
     bool response_watch;          /* watch on our response dir registered */
-    unsigned long request_seq;
+    char last_request_id[MAINT_REQUEST_ID_MAX + 1];  /* for tests */
 };
 
 /* A context around an existing port (unit tests use a fake port). */
@@ -188,8 +188,11 @@ int maint__json_validate(const char *text, size_t len, size_t max_len,
 
 /* ---- The request protocol (xenstore-schema/xenstore-paths.md) ---------- */
 
+#define MAINT_NONCE_LEN 32        /* hex digits of a request's nonce */
+
 typedef struct maint__request {
     char op[MAINT_OP_MAX + 1];
+    char nonce[MAINT_NONCE_LEN + 1];  /* "" when the request carries none */
     char *args_json;              /* malloc'd JSON object text, or NULL */
 } maint__request;
 
@@ -202,14 +205,29 @@ bool maint__request_id_valid(const char *id);
 /*
  * Parse one request value written by a (possibly hostile) client.
  * Returns 0 and fills *req_r, or a MAINT_ERROR_* code with a malloc'd
- * explanation in *err_r (call free()).
+ * explanation in *err_r (call free()).  A well-formed nonce is kept in
+ * req_r->nonce even when the request is refused, so that the refusal can
+ * echo it; the caller refuses a request without one (an old client).
  */
 int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
                          char **err_r);
 
-/* The id of ctx's request number seq (ctx->request_seq counts them), as
- * maint_request() names it under ~/xmaint/request/. */
-void maint__request_id(const maint_ctx *ctx, unsigned long seq, char *buf, size_t size);
+/*
+ * A new request id, as maint_request() names it under ~/xmaint/request/:
+ * c<pid>-<n>, n from a process-wide atomic counter, so that no two
+ * contexts or threads of one process ever share one.  size >=
+ * MAINT_REQUEST_ID_MAX + 1.
+ */
+void maint__request_id(char *buf, size_t size);
+
+/* Is s a well-formed nonce (MAINT_NONCE_LEN lowercase hex digits)? */
+bool maint__nonce_valid(const char *s);
+
+/*
+ * A fresh random nonce (getrandom(2)) in buf[MAINT_NONCE_LEN + 1].
+ * Returns MAINT_OK or MAINT_ERROR_FAIL (errno set).
+ */
+int maint__nonce_new(char *buf);
 
 /*
  * maint_request() with an absolute deadline in maint__now_ms() time instead
@@ -219,23 +237,27 @@ void maint__request_id(const maint_ctx *ctx, unsigned long seq, char *buf, size_
 int maint__request_until(maint_ctx *ctx, const char *op, const char *args_json,
                          int64_t deadline_ms, char **result_json_r, char **error_r);
 
-/* Build the request text for op/args_json.  malloc'd (free()), or NULL. */
-char *maint__request_format(const char *op, const char *args_json);
+/* Build the request text for op/args_json/nonce.  malloc'd (free()), or NULL. */
+char *maint__request_format(const char *op, const char *args_json, const char *nonce);
 
 /*
- * The response value: {"status":"ok","result":<result_json>} or
- * {"status":"error","error":"<text>"}.  malloc'd (free()), or NULL.
+ * The response value: {"status":"ok","nonce":"<nonce>","result":<result_json>}
+ * or {"status":"error","nonce":..,"op":..,"error":"<text>"}; the nonce is
+ * left out when NULL or "" (a request that carried none).  malloc'd
+ * (free()), or NULL.
  */
-char *maint__response_format_ok(const char *result_json);
-char *maint__response_format_error(const char *op, const char *error);
+char *maint__response_format_ok(const char *nonce, const char *result_json);
+char *maint__response_format_error(const char *nonce, const char *op, const char *error);
 
 /*
  * Parse a response value.  Returns MAINT_OK with *result_r (malloc'd JSON),
- * MAINT_ERROR_REMOTE with *error_r (malloc'd text), or MAINT_ERROR_PROTOCOL
- * when the text is not a valid response.
+ * MAINT_ERROR_REMOTE with *error_r (malloc'd text), MAINT_ERROR_PROTOCOL
+ * when the text is not a valid response, or, when nonce is not NULL,
+ * MAINT_ERROR_NOENT when the response does not carry that nonce (it answers
+ * some other request).
  */
-int maint__response_parse(const char *buf, size_t len, char **result_r,
-                          char **error_r);
+int maint__response_parse(const char *buf, size_t len, const char *nonce,
+                          char **result_r, char **error_r);
 
 /*
  * Write a response for domain domid's request id, in chunks when it does not

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include <yajl/yajl_tree.h>
 
 #include "internal.h"
@@ -38,6 +40,48 @@ bool maint__request_id_valid(const char *id)
             return false;
     }
     return n > 0 && strcmp(id, ".") && strcmp(id, "..");
+}
+
+bool maint__nonce_valid(const char *s)
+{
+    size_t n = 0;
+
+    for (; s[n]; n++)
+        if (n >= MAINT_NONCE_LEN ||
+            !((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return false;
+    return n == MAINT_NONCE_LEN;
+}
+
+int maint__nonce_new(char *buf)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[MAINT_NONCE_LEN / 2];
+    size_t got = 0;
+
+    while (got < sizeof(raw)) {
+        ssize_t r = getrandom(raw + got, sizeof(raw) - got, 0);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return MAINT_ERROR_FAIL;
+        got += (size_t)r;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        buf[2 * i] = hex[raw[i] >> 4];
+        buf[2 * i + 1] = hex[raw[i] & 15];
+    }
+    buf[MAINT_NONCE_LEN] = '\0';
+    return MAINT_OK;
+}
+
+void maint__request_id(char *buf, size_t size)
+{
+    static unsigned long counter;   /* shared by every context of the process */
+
+    snprintf(buf, size, "c%ld-%lu", (long)getpid(),
+             __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
 }
 
 static bool op_valid(const char *op)
@@ -101,7 +145,8 @@ static yajl_val parse_tree(const char *buf, size_t len)
 int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
                          char **err_r)
 {
-    yajl_val root = NULL, op = NULL, args = NULL;
+    static const char *nonce_path[] = { "nonce", NULL };
+    yajl_val root = NULL, op = NULL, args = NULL, nonce;
     const char *why;
     size_t i;
     int rc;
@@ -132,6 +177,16 @@ int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
         rc = MAINT_ERROR_PROTOCOL;
         goto out;
     }
+    /* First the nonce, so that any refusal below can echo it. */
+    nonce = yajl_tree_get(root, nonce_path, yajl_t_any);
+    if (nonce && (!YAJL_IS_STRING(nonce) || !maint__nonce_valid(nonce->u.string))) {
+        *err_r = maint__sprintf("request rejected: 'nonce' must be a string of %d "
+                                "lowercase hex digits", MAINT_NONCE_LEN);
+        rc = MAINT_ERROR_PROTOCOL;
+        goto out;
+    }
+    if (nonce)
+        strcpy(req_r->nonce, nonce->u.string);
     for (i = 0; i < root->u.object.len; i++) {
         const char *k = root->u.object.keys[i];
         yajl_val v = root->u.object.values[i];
@@ -140,7 +195,9 @@ int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
             op = v;
         } else if (!strcmp(k, "args") && !args) {
             args = v;
-        } else if (!strcmp(k, "op") || !strcmp(k, "args")) {
+        } else if (!strcmp(k, "nonce") && v == nonce) {
+            continue;
+        } else if (!strcmp(k, "op") || !strcmp(k, "args") || !strcmp(k, "nonce")) {
             *err_r = maint__sprintf("request rejected: duplicate field '%s'", k);
             rc = MAINT_ERROR_PROTOCOL;
             goto out;
@@ -187,13 +244,18 @@ int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
 out:
     if (rc && !*err_r)
         *err_r = strdup(maint_strerror(rc));
-    if (rc)
+    if (rc) {
+        char keep[MAINT_NONCE_LEN + 1];
+
+        strcpy(keep, req_r->nonce);
         maint__request_dispose(req_r);
+        strcpy(req_r->nonce, keep);
+    }
     yajl_tree_free(root);
     return rc;
 }
 
-char *maint__request_format(const char *op, const char *args_json)
+char *maint__request_format(const char *op, const char *args_json, const char *nonce)
 {
     maint__json *j = maint__json_new();
 
@@ -202,6 +264,10 @@ char *maint__request_format(const char *op, const char *args_json)
     maint__json_map_open(j);
     maint__json_key(j, "op");
     maint__json_string(j, op);
+    if (nonce) {
+        maint__json_key(j, "nonce");
+        maint__json_string(j, nonce);
+    }
     if (args_json) {
         maint__json_key(j, "args");
         maint__json_raw(j, args_json);
@@ -210,7 +276,8 @@ char *maint__request_format(const char *op, const char *args_json)
     return maint__json_finish(j);
 }
 
-char *maint__response_format_ok(const char *result_json)
+/* {"status": status[, "nonce": nonce] ... (the map stays open) */
+static maint__json *response_open(const char *status, const char *nonce)
 {
     maint__json *j = maint__json_new();
 
@@ -218,22 +285,32 @@ char *maint__response_format_ok(const char *result_json)
         return NULL;
     maint__json_map_open(j);
     maint__json_key(j, "status");
-    maint__json_string(j, "ok");
+    maint__json_string(j, status);
+    if (nonce && *nonce) {
+        maint__json_key(j, "nonce");
+        maint__json_string(j, nonce);
+    }
+    return j;
+}
+
+char *maint__response_format_ok(const char *nonce, const char *result_json)
+{
+    maint__json *j = response_open("ok", nonce);
+
+    if (!j)
+        return NULL;
     maint__json_key(j, "result");
     maint__json_raw(j, result_json ? result_json : "{}");
     maint__json_map_close(j);
     return maint__json_finish(j);
 }
 
-char *maint__response_format_error(const char *op, const char *error)
+char *maint__response_format_error(const char *nonce, const char *op, const char *error)
 {
-    maint__json *j = maint__json_new();
+    maint__json *j = response_open("error", nonce);
 
     if (!j)
         return NULL;
-    maint__json_map_open(j);
-    maint__json_key(j, "status");
-    maint__json_string(j, "error");
     if (op) {
         maint__json_key(j, "op");
         maint__json_string(j, op);
@@ -244,9 +321,10 @@ char *maint__response_format_error(const char *op, const char *error)
     return maint__json_finish(j);
 }
 
-int maint__response_parse(const char *buf, size_t len, char **result_r,
-                          char **error_r)
+int maint__response_parse(const char *buf, size_t len, const char *nonce,
+                          char **result_r, char **error_r)
 {
+    static const char *nonce_path[] = { "nonce", NULL };
     static const char *status_path[] = { "status", NULL };
     static const char *result_path[] = { "result", NULL };
     static const char *error_path[] = { "error", NULL };
@@ -262,6 +340,13 @@ int maint__response_parse(const char *buf, size_t len, char **result_r,
     status = yajl_tree_get(root, status_path, yajl_t_string);
     if (!status)
         goto out;
+    if (nonce) {
+        v = yajl_tree_get(root, nonce_path, yajl_t_string);
+        if (!v || strcmp(v->u.string, nonce)) {
+            rc = MAINT_ERROR_NOENT;     /* an answer to another request */
+            goto out;
+        }
+    }
     if (!strcmp(status->u.string, "ok")) {
         v = yajl_tree_get(root, result_path, yajl_t_any);
         j = maint__json_new();

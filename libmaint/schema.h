@@ -63,7 +63,7 @@
 
 /* Limits the daemon enforces on what a domain writes (see the schema). */
 #define MAINT_XS_MAX_PENDING      32   /* requests handled per domain per pass */
-#define MAINT_XS_MAX_RESPONSES    64   /* responses kept per domain */
+#define MAINT_XS_MAX_RESPONSES    64   /* unread responses kept per domain */
 #define MAINT_XS_CHUNK            3072 /* bytes of one response part */
 #define MAINT_XS_MAX_APPS         16   /* applications an agent may announce */
 #define MAINT_XS_MAX_SPEC         4096 /* bytes of one application spec */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -305,34 +306,60 @@ static char *errf(const char *fmt, ...)
     return s;
 }
 
+/* Does the response value v carry nonce (protocol 2: it answers our request)? */
+static bool answer_is_ours(const char *v, const char *nonce)
+{
+    static const char *path[] = { "nonce", NULL };
+    yajl_val root = yajl_tree_parse(v, NULL, 0), n;
+    bool ours;
+
+    n = root ? yajl_tree_get(root, path, yajl_t_string) : NULL;
+    ours = n && !strcmp(n->u.string, nonce);
+    yajl_tree_free(root);
+    return ours;
+}
+
 /*
  * One request to xmaintd through this domain's own ~/xmaint/request (the
- * protocol of xenstore-schema/); *answer_r gets the response value.
+ * protocol of xenstore-schema/: a random nonce in the request, echoed in
+ * the answer; the answer removed once read, the request on timeout);
+ * *answer_r gets the response value.
  */
 static int daemon_request(const char *op, const char *args, unsigned timeout_ms,
                           char **answer_r)
 {
     static unsigned n;
-    char id[32], rq[160], rs[160], body[1024];
+    char id[32], rq[160], rs[160], body[1024], nonce[33];
+    unsigned char raw[16];
     unsigned len, waited;
     char *v;
 
     *answer_r = NULL;
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        return -1;
+    for (unsigned i = 0; i < sizeof(raw); i++)
+        snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
     snprintf(id, sizeof(id), "agent-%ld-%u", (long)getpid(), ++n);
     snprintf(rq, sizeof(rq), MAINT_XS_REQUEST_FMT, domid, id);
     snprintf(rs, sizeof(rs), MAINT_XS_RESPONSE_FMT, domid, id);
-    snprintf(body, sizeof(body), "{\"op\":\"%s\",\"args\":%s}", op, args);
+    snprintf(body, sizeof(body), "{\"op\":\"%s\",\"nonce\":\"%s\",\"args\":%s}",
+             op, nonce, args);
+    xs_rm(xs, XBT_NULL, rs);          /* a stale answer of an earlier agent */
     if (!put(rq, body))
         return -1;
     for (waited = 0; waited < timeout_ms; waited += 100) {
         if ((v = xs_read(xs, XBT_NULL, rs, &len))) {
-            *answer_r = v;
-            xs_rm(xs, XBT_NULL, rs);
-            return 0;
+            if (answer_is_ours(v, nonce)) {
+                *answer_r = v;
+                xs_rm(xs, XBT_NULL, rs);
+                return 0;
+            }
+            free(v);
         }
         poll(NULL, 0, 100);
     }
     xs_rm(xs, XBT_NULL, rq);
+    xs_rm(xs, XBT_NULL, rs);
     return -1;
 }
 

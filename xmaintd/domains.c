@@ -16,6 +16,7 @@ static void domain_free(gpointer p)
     xmd_domain *dom = p;
 
     g_hash_table_destroy(dom->removed);
+    g_hash_table_destroy(dom->answered);
     g_free(dom->name);
     g_free(dom);
 }
@@ -192,6 +193,7 @@ static void domain_add(xmd *d, uint32_t domid)
 
     dom->domid = domid;
     dom->removed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    dom->answered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     name = port->ops->xs_read(port->priv, MAINT__XS_NO_TXN, namepath, &len);
     if (name && g_utf8_validate(name, -1, NULL))
         dom->name = g_strndup(name, 64);

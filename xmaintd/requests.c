@@ -266,43 +266,87 @@ static char *known_ops(void)
     return g_string_free(s, FALSE);
 }
 
-/* Keep each domain's response directory bounded. */
+typedef struct response_age {
+    const char *id;
+    gint64 at;                  /* G_MININT64: not written by this daemon */
+} response_age;
+
+static int response_age_cmp(const void *a, const void *b)
+{
+    const response_age *x = a, *y = b;
+
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/*
+ * Keep each domain's response directory bounded: clients remove what they
+ * read, so what stays was not read.  The oldest go first, by the time this
+ * daemon recorded when it answered (xenstored lists children in no
+ * promised order); answers it has no record of (an earlier run's, or the
+ * domain's own writing) count as oldest.  Records of answers that are gone
+ * are forgotten.
+ */
 static void responses_gc(xmd *d, xmd_domain *dom)
 {
     maint__port *port = &d->ctx->port;
     g_autofree char *dir = g_strdup_printf(MAINT_XS_RESPONSE_DIR_FMT, dom->domid);
+    g_autofree response_age *ages = NULL;
+    GHashTable *kept;
     char **names = NULL;
-    unsigned nr = 0, i;
+    unsigned nr = 0, i, drop;
 
     if (port->ops->xs_directory(port->priv, MAINT__XS_NO_TXN, dir, &names, &nr) < 0)
         return;
-    /* xenstored lists children oldest first. */
-    for (i = 0; i + MAINT_XS_MAX_RESPONSES < nr; i++) {
-        g_autofree char *p = g_strdup_printf("%s/%s", dir, names[i]);
+    ages = g_new(response_age, nr ? nr : 1);
+    for (i = 0; i < nr; i++) {
+        gint64 *at = g_hash_table_lookup(dom->answered, names[i]);
+
+        ages[i].id = names[i];
+        ages[i].at = at ? *at : G_MININT64;
+    }
+    qsort(ages, nr, sizeof(*ages), response_age_cmp);
+    drop = nr > MAINT_XS_MAX_RESPONSES ? nr - MAINT_XS_MAX_RESPONSES : 0;
+    for (i = 0; i < drop; i++) {
+        g_autofree char *p = g_strdup_printf("%s/%s", dir, ages[i].id);
 
         port->ops->xs_rm(port->priv, MAINT__XS_NO_TXN, p);
     }
-    if (nr > MAINT_XS_MAX_RESPONSES)
+    kept = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (i = drop; i < nr; i++) {
+        gint64 *at = g_hash_table_lookup(dom->answered, ages[i].id);
+
+        if (at)
+            g_hash_table_insert(kept, g_strdup(ages[i].id), g_memdup2(at, sizeof(*at)));
+    }
+    g_hash_table_destroy(dom->answered);
+    dom->answered = kept;
+    if (drop)
         g_info("d%u (%s): dropped %u unread responses", dom->domid,
-               xmd_domain_label(dom), nr - MAINT_XS_MAX_RESPONSES);
+               xmd_domain_label(dom), drop);
     free(names);
 }
 
 static void respond(xmd *d, xmd_domain *dom, const char *id, const char *value)
 {
+    gint64 now = g_get_monotonic_time();
+
     if (maint__response_write(&d->ctx->port, d->xtl, dom->domid, id, value))
         g_warning("d%u (%s): cannot answer request %s", dom->domid,
                   xmd_domain_label(dom), id);
+    else
+        g_hash_table_insert(dom->answered, g_strdup(id), g_memdup2(&now, sizeof(now)));
     if (++dom->responses_since_gc >= 16) {
         dom->responses_since_gc = 0;
         responses_gc(d, dom);
     }
 }
 
-static void respond_error(xmd *d, xmd_domain *dom, const char *id,
+static void respond_error(xmd *d, xmd_domain *dom, const char *id, const char *nonce,
                           const char *op, const char *error)
 {
-    char *v = maint__response_format_error(op, error);
+    char *v = maint__response_format_error(nonce, op, error);
 
     g_message("d%u (%s): request %s%s%s refused: %s", dom->domid,
               xmd_domain_label(dom), id, op ? " " : "", op ? op : "", error);
@@ -351,35 +395,42 @@ static void handle(xmd *d, xmd_domain *dom, const char *id)
     rc = maint__request_parse(value, len, &req, &perr);
     free(value);
     if (rc) {
-        respond_error(d, dom, id, NULL, perr ? perr : maint_strerror(rc));
+        respond_error(d, dom, id, req.nonce, NULL, perr ? perr : maint_strerror(rc));
         free(perr);
+        maint__request_dispose(&req);
         remove_request(d, dom, id);
         return;
     }
     op = find_op(req.op);
-    if (!op) {
+    if (!req.nonce[0]) {
+        /* An old client: it cannot check whose answer it reads. */
+        respond_error(d, dom, id, NULL, req.op,
+                      "request rejected: missing field 'nonce' (this xmaintd "
+                      "speaks request protocol 2, xenstore-schema/xenstore-paths.md: "
+                      "update the client's libmaint)");
+    } else if (!op) {
         g_autofree char *known = known_ops();
         g_autofree char *msg = g_strdup_printf("unknown operation '%s' (known: %s)",
                                                req.op, known);
-        respond_error(d, dom, id, req.op, msg);
+        respond_error(d, dom, id, req.nonce, req.op, msg);
     } else if (op->dom0_only && dom->domid != 0) {
         g_autofree char *msg = g_strdup_printf("operation '%s' is only for dom0",
                                                req.op);
-        respond_error(d, dom, id, req.op, msg);
+        respond_error(d, dom, id, req.nonce, req.op, msg);
     } else if (!op->takes_args && req.args_json && strcmp(req.args_json, "{}")) {
         g_autofree char *msg = g_strdup_printf("operation '%s' takes no arguments",
                                                req.op);
-        respond_error(d, dom, id, req.op, msg);
+        respond_error(d, dom, id, req.nonce, req.op, msg);
     } else if (op->rate_limited && !xmd_standby_rate_ok(d, dom->domid)) {
         g_autofree char *msg = g_strdup_printf("%s: too many requests: at most %d a second",
                                                req.op, XMD_GUEST_RATE_PER_S);
-        respond_error(d, dom, id, req.op, msg);
+        respond_error(d, dom, id, req.nonce, req.op, msg);
     } else {
         rc = op->run(d, dom, req.args_json, &result, &error);
         if (rc) {
-            respond_error(d, dom, id, req.op, error ? error : maint_strerror(rc));
+            respond_error(d, dom, id, req.nonce, req.op, error ? error : maint_strerror(rc));
         } else {
-            char *v = maint__response_format_ok(result);
+            char *v = maint__response_format_ok(req.nonce, result);
 
             if (v)
                 respond(d, dom, id, v);

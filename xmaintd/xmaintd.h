@@ -20,6 +20,8 @@ typedef struct xmd_domain {
     bool watching;                     /* request dir watched */
     libxl_evgen_domain_death *deathw;  /* libxl death events, or NULL */
     GHashTable *removed;               /* request ids we removed ourselves */
+    GHashTable *answered;              /* response id -> gint64 *, when we wrote
+                                        * it (monotonic µs); pruning's order */
     unsigned responses_since_gc;
 } xmd_domain;
 

@@ -109,8 +109,14 @@ static int daemon_stop(int sig)
     return status;
 }
 
-/* Write a raw request value as domain `domid` and wait for its answer. */
-static char *raw_request(unsigned domid, const char *id, const char *value, size_t len)
+/* A protocol-2 request value for a raw client: op, a fixed nonce, args. */
+#define NONCE "0123456789abcdef0123456789abcdef"
+#define RAW(op_and_args) "{\"nonce\":\"" NONCE "\"," op_and_args "}"
+
+/* Write a raw request value as domain `domid` and wait for its answer (one
+ * that carries `nonce`, when that is not NULL). */
+static char *raw_request_n(unsigned domid, const char *id, const char *value, size_t len,
+                           const char *nonce)
 {
     g_autofree char *req = g_strdup_printf(MAINT_XS_REQUEST_FMT, domid, id);
     g_autofree char *resp = g_strdup_printf(MAINT_XS_RESPONSE_FMT, domid, id);
@@ -120,11 +126,21 @@ static char *raw_request(unsigned domid, const char *id, const char *value, size
     CU_ASSERT_FATAL(xs_write(xs, XBT_NULL, req, value, (unsigned)len));
     CU_ASSERT_FATAL(maint__port_xen_open(&port, NULL, MAINT_CTX_NO_LIBXL) == 0);
     for (int i = 0; i < 500 && !out; i++) {
-        if (maint__response_read(&port, domid, id, &out) != MAINT_OK)
+        if (maint__response_read(&port, domid, id, &out) == MAINT_OK && nonce &&
+            !strstr(out, nonce)) {
+            free(out);
+            out = NULL;
+        }
+        if (!out)
             g_usleep(10000);
     }
     port.ops->close(port.priv);
     return out;
+}
+
+static char *raw_request(unsigned domid, const char *id, const char *value, size_t len)
+{
+    return raw_request_n(domid, id, value, len, NULL);
 }
 
 static void assert_error_response(const char *resp, const char *needle)
@@ -132,7 +148,7 @@ static void assert_error_response(const char *resp, const char *needle)
     char *result = NULL, *error = NULL;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
-    CU_ASSERT_EQUAL(maint__response_parse(resp, strlen(resp), &result, &error),
+    CU_ASSERT_EQUAL(maint__response_parse(resp, strlen(resp), NULL, &result, &error),
                     MAINT_ERROR_REMOTE);
     if (!error || !strstr(error, needle))
         fprintf(stderr, "\nerror '%s' lacks '%s'\n", error ? error : "(none)", needle);
@@ -156,12 +172,9 @@ static void assert_ping(void)
  * the client names it. */
 static char *last_request_path(bool response)
 {
-    char id[MAINT_REQUEST_ID_MAX + 1];
-
-    CU_ASSERT_FATAL(ctx->request_seq > 0);
-    maint__request_id(ctx, ctx->request_seq, id, sizeof(id));
+    CU_ASSERT_FATAL(ctx->last_request_id[0]);
     return g_strdup_printf(response ? MAINT_XS_RESPONSE_FMT : MAINT_XS_REQUEST_FMT,
-                           ctx->self_domid, id);
+                           ctx->self_domid, ctx->last_request_id);
 }
 
 /* ---- tests ----------------------------------------------------------------- */
@@ -184,12 +197,12 @@ static void test_ping_and_identity(void)
     CU_ASSERT_STRING_EQUAL(published, stored);
     free(published);
     /* the request, under the id the client gave it, was consumed; the
-     * answer is under the same id */
+     * client removed the answer it read */
     {
         g_autofree char *req = last_request_path(false);
         g_autofree char *resp = last_request_path(true);
 
-        CU_ASSERT(wait_for_path(resp, true, 100));
+        CU_ASSERT(wait_for_path(resp, false, 100));
         CU_ASSERT(wait_for_path(req, false, 5000));
     }
 }
@@ -229,19 +242,20 @@ static void test_guest_requests(void)
     char *resp, *result = NULL, *error = NULL;
 
     /* a guest's ping is answered in its own tree, naming it */
-    resp = raw_request(5, "g1", "{\"op\":\"ping\"}", 13);
-    CU_ASSERT_EQUAL(maint__response_parse(resp, strlen(resp), &result, &error), MAINT_OK);
+    resp = raw_request(5, "g1", RAW("\"op\":\"ping\""), strlen(RAW("\"op\":\"ping\"")));
+    CU_ASSERT_EQUAL(maint__response_parse(resp, strlen(resp), NONCE, &result, &error), MAINT_OK);
     CU_ASSERT_PTR_NOT_NULL(result && strstr(result, "\"domid\":5"));
     free(result);
     free(resp);
     CU_ASSERT_PTR_NULL(xs_get("/local/domain/0/xmaint/response/g1"));
     /* dom0-only operations are refused to a guest */
-    resp = raw_request(5, "g2", "{\"op\":\"list\"}", 13);
+    resp = raw_request(5, "g2", RAW("\"op\":\"list\""), strlen(RAW("\"op\":\"list\"")));
     assert_error_response(resp, "only for dom0");
     free(resp);
     /* a guest learns the host identity only */
-    resp = raw_request(5, "g3", "{\"op\":\"host-info\"}", 18);
-    CU_ASSERT_EQUAL(maint__response_parse(resp, strlen(resp), &result, &error), MAINT_OK);
+    resp = raw_request(5, "g3", RAW("\"op\":\"host-info\""),
+                       strlen(RAW("\"op\":\"host-info\"")));
+    CU_ASSERT_EQUAL(maint__response_parse(resp, strlen(resp), NONCE, &result, &error), MAINT_OK);
     CU_ASSERT_PTR_NOT_NULL(result && strstr(result, "\"host_id\""));
     CU_ASSERT_PTR_NULL(result && strstr(result, "free_kb"));
     free(result);
@@ -274,13 +288,13 @@ static void test_agent_tree_and_workflow_ops(void)
 
     /* a guest may not start workflows or touch services */
     {
-        const char *v = "{\"op\":\"workflow-start\",\"args\":{\"type\":\"hw-remove\"}}";
+        const char *v = "{\"nonce\":\"" NONCE "\",\"op\":\"workflow-start\",\"args\":{\"type\":\"hw-remove\"}}";
         resp = raw_request(5, "w1", v, strlen(v));
     }
     assert_error_response(resp, "only for dom0");
     free(resp);
     {
-        const char *v = "{\"op\":\"service-add\",\"args\":{\"app\":\"web\"}}";
+        const char *v = "{\"nonce\":\"" NONCE "\",\"op\":\"service-add\",\"args\":{\"app\":\"web\"}}";
         resp = raw_request(5, "w2", v, strlen(v));
     }
     assert_error_response(resp, "only for dom0");
@@ -351,10 +365,10 @@ static void test_agent_tree_and_workflow_ops(void)
 static void test_standby_requests(void)
 {
     static const struct { const char *req, *why; } bad[] = {
-        { "{\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":-5}}", "not a positive size" },
-        { "{\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":99999999999999999}}", "not a positive size" },
-        { "{\"op\":\"mem-request\",\"args\":{\"app\":\"../x\",\"kb\":1024}}", "not an application name" },
-        { "{\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":1024}}", "only the active of a pair" },
+        { "{\"nonce\":\"" NONCE "\",\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":-5}}", "not a positive size" },
+        { "{\"nonce\":\"" NONCE "\",\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":99999999999999999}}", "not a positive size" },
+        { "{\"nonce\":\"" NONCE "\",\"op\":\"mem-request\",\"args\":{\"app\":\"../x\",\"kb\":1024}}", "not an application name" },
+        { "{\"nonce\":\"" NONCE "\",\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":1024}}", "only the active of a pair" },
     };
     char *resp, *result = NULL, *error = NULL;
     unsigned limited = 0;
@@ -368,15 +382,15 @@ static void test_standby_requests(void)
         g_usleep(300000);            /* stay under the rate limit */
     }
     /* another domain's application cannot be released or faulted */
-    resp = raw_request(5, "m9", "{\"op\":\"app-fault\",\"args\":{\"app\":\"web\",\"level\":\"major\"}}",
-                       strlen("{\"op\":\"app-fault\",\"args\":{\"app\":\"web\",\"level\":\"major\"}}"));
+    resp = raw_request(5, "m9", "{\"nonce\":\"" NONCE "\",\"op\":\"app-fault\",\"args\":{\"app\":\"web\",\"level\":\"major\"}}",
+                       strlen("{\"nonce\":\"" NONCE "\",\"op\":\"app-fault\",\"args\":{\"app\":\"web\",\"level\":\"major\"}}"));
     assert_error_response(resp, "holds no such area");
     free(resp);
     g_usleep(1100000);
     /* a burst: at most 4 a second are considered */
     for (int i = 0; i < 10; i++) {
         g_autofree char *id = g_strdup_printf("b%d", i);
-        const char *r = "{\"op\":\"mem-release\",\"args\":{\"app\":\"web\"}}";
+        const char *r = "{\"nonce\":\"" NONCE "\",\"op\":\"mem-release\",\"args\":{\"app\":\"web\"}}";
         resp = raw_request(5, id, r, strlen(r));
         if (resp && strstr(resp, "too many requests"))
             limited++;
@@ -401,17 +415,25 @@ static void test_hostile_requests(void)
     GString *junk = g_string_new(NULL);
     char *resp;
 
-    resp = raw_request(0, "h1", "{\"op\":\"frobnicate\"}", 19);
+    resp = raw_request(0, "h1", RAW("\"op\":\"frobnicate\""),
+                       strlen(RAW("\"op\":\"frobnicate\"")));
     assert_error_response(resp, "unknown operation 'frobnicate'");
+    CU_ASSERT_PTR_NOT_NULL(resp && strstr(resp, NONCE));     /* echoed */
     free(resp);
     assert_ping();
+
+    /* an old client (no nonce) gets a clear refusal, not silence */
+    resp = raw_request(0, "h0", "{\"op\":\"ping\"}", 13);
+    assert_error_response(resp, "missing field 'nonce'");
+    free(resp);
 
     resp = raw_request(0, "h2", "{\"args\":{}}", 11);
     assert_error_response(resp, "missing field 'op'");
     free(resp);
     assert_ping();
 
-    resp = raw_request(0, "h3", "{\"op\":\"ping\",\"args\":{\"x\":1}}", 28);
+    resp = raw_request(0, "h3", RAW("\"op\":\"ping\",\"args\":{\"x\":1}"),
+                       strlen(RAW("\"op\":\"ping\",\"args\":{\"x\":1}")));
     assert_error_response(resp, "takes no arguments");
     free(resp);
 
@@ -467,7 +489,8 @@ static void test_flood(void)
 
     for (int i = 0; i < 200; i++) {
         g_autofree char *p = g_strdup_printf("/local/domain/0/xmaint/request/f%d", i);
-        CU_ASSERT(xs_write(xs, XBT_NULL, p, "{\"op\":\"ping\"}", 13));
+        CU_ASSERT(xs_write(xs, XBT_NULL, p, RAW("\"op\":\"ping\""),
+                           strlen(RAW("\"op\":\"ping\""))));
     }
     /* every request is served and consumed ... */
     for (int i = 0; i < 1000 && served_in_log("f") < 200; i++)
@@ -480,6 +503,135 @@ static void test_flood(void)
     assert_ping();
     names = xs_directory(xs, XBT_NULL, "/local/domain/0/xmaint/response", &n);
     CU_ASSERT(n >= 64 && n <= 64 + 16);
+    free(names);
+}
+
+/* Unread answers are pruned oldest first by the time xmaintd answered, not
+ * by xenstored's child order: an answer rewritten late (its node the oldest
+ * child) outlives the answers written after it the first time. */
+static void test_prune_by_answer_time(void)
+{
+    static const char renonce[] = "fedcba9876543210fedcba9876543210";
+    g_autofree char *again = g_strdup_printf("{\"op\":\"ping\",\"nonce\":\"%s\"}", renonce);
+    char *resp, **names;
+    unsigned n = 0;
+
+    for (int i = 0; i < 80; i++) {
+        g_autofree char *id = g_strdup_printf("p%d", i);
+
+        resp = raw_request(5, id, RAW("\"op\":\"ping\""), strlen(RAW("\"op\":\"ping\"")));
+        CU_ASSERT_PTR_NOT_NULL(resp);
+        free(resp);
+    }
+    resp = raw_request_n(5, "p0", again, strlen(again), renonce);
+    CU_ASSERT_PTR_NOT_NULL(resp);
+    free(resp);
+    for (int i = 0; i < 16; i++) {     /* at least one pruning pass after p0 */
+        g_autofree char *id = g_strdup_printf("q%d", i);
+
+        free(raw_request(5, id, RAW("\"op\":\"ping\""), strlen(RAW("\"op\":\"ping\""))));
+    }
+    names = xs_directory(xs, XBT_NULL, "/local/domain/5/xmaint/response", &n);
+    CU_ASSERT(n >= MAINT_XS_MAX_RESPONSES && n < MAINT_XS_MAX_RESPONSES + 16);
+    free(names);
+    resp = xs_get("/local/domain/5/xmaint/response/p0");
+    CU_ASSERT_PTR_NOT_NULL(resp && strstr(resp, renonce));
+    free(resp);
+    resp = xs_get("/local/domain/5/xmaint/response/p1");
+    CU_ASSERT_PTR_NULL(resp);
+    free(resp);
+    resp = xs_get("/local/domain/5/xmaint/response/q15");
+    CU_ASSERT_PTR_NOT_NULL(resp);
+    free(resp);
+    xs_rm(xs, XBT_NULL, "/local/domain/5/xmaint/response");
+    CU_ASSERT(xs_mkdir(xs, XBT_NULL, "/local/domain/5/xmaint/response"));
+}
+
+/* A deadline that passes while the daemon is stopped: TIMEOUT, and neither
+ * the request nor an answer stays behind, even once the daemon goes on. */
+static void test_deadline_mid_wait(void)
+{
+    g_autofree char *req = NULL, *resp = NULL;
+    gint64 t0;
+    int rc;
+
+    CU_ASSERT_EQUAL_FATAL(kill(daemon_pid, SIGSTOP), 0);
+    t0 = g_get_monotonic_time();
+    rc = maint_request(ctx, "ping", NULL, 300, NULL, NULL);
+    CU_ASSERT_EQUAL(rc, MAINT_ERROR_TIMEOUT);
+    CU_ASSERT(g_get_monotonic_time() - t0 >= 290000);
+    CU_ASSERT(g_get_monotonic_time() - t0 < 3000000);
+    req = last_request_path(false);
+    resp = last_request_path(true);
+    CU_ASSERT(wait_for_path(req, false, 10));
+    CU_ASSERT_EQUAL(kill(daemon_pid, SIGCONT), 0);
+    assert_ping();                      /* the daemon has caught up ... */
+    g_usleep(100000);
+    CU_ASSERT(wait_for_path(req, false, 10));   /* ... and answered nothing late */
+    CU_ASSERT(wait_for_path(resp, false, 10));
+}
+
+/* Two threads, each with its own context, in one process: every answer is
+ * the answer to its own request (the unknown operation's name, different
+ * for every request, comes back in the refusal). */
+struct hammer {
+    unsigned thread, count, wrong, failed;
+    double seconds;
+};
+
+static gpointer hammer_thread(gpointer data)
+{
+    struct hammer *h = data;
+    maint_ctx *c = NULL;
+    gint64 t0 = g_get_monotonic_time();
+
+    if (maint_ctx_open(&c, NULL, MAINT_CTX_NO_LIBXL)) {
+        h->failed = h->count;
+        return NULL;
+    }
+    for (unsigned i = 0; i < h->count; i++) {
+        char op[MAINT_OP_MAX + 1], want[64];
+        char *result = NULL, *error = NULL;
+        int rc;
+
+        snprintf(op, sizeof(op), "t%u-%u", h->thread, i);
+        snprintf(want, sizeof(want), "unknown operation '%s'", op);
+        rc = maint_request(c, op, NULL, 10000, &result, &error);
+        if (rc != MAINT_ERROR_REMOTE)
+            h->failed++;
+        else if (!error || !strstr(error, want))
+            h->wrong++;
+        free(result);
+        free(error);
+    }
+    h->seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
+    maint_ctx_close(c);
+    return NULL;
+}
+
+static void test_two_contexts_two_threads(void)
+{
+    const char *e = getenv("XMAINT_TEST_REQUESTS");
+    unsigned count = e ? (unsigned)atoi(e) : 10000;
+    struct hammer h[2] = { { .thread = 1, .count = count }, { .thread = 2, .count = count } };
+    GThread *t[2];
+    char **names;
+    unsigned n = 0;
+
+    for (int i = 0; i < 2; i++)
+        t[i] = g_thread_new("hammer", hammer_thread, &h[i]);
+    for (int i = 0; i < 2; i++)
+        g_thread_join(t[i]);
+    for (int i = 0; i < 2; i++) {
+        fprintf(stderr, "\n  thread %u: %u requests in %.2f s, %u wrong answers, "
+                "%u failed", h[i].thread, h[i].count, h[i].seconds, h[i].wrong,
+                h[i].failed);
+        CU_ASSERT_EQUAL(h[i].wrong, 0);
+        CU_ASSERT_EQUAL(h[i].failed, 0);
+    }
+    /* each client removed the answers it read */
+    names = xs_directory(xs, XBT_NULL, "/local/domain/0/xmaint/request", &n);
+    CU_ASSERT_EQUAL(n, 0);
     free(names);
 }
 
@@ -511,7 +663,7 @@ static void test_kill9_and_restart(void)
     CU_ASSERT(WIFSIGNALED(status));
     /* a request written while the daemon is down is served after restart */
     CU_ASSERT(xs_write(xs, XBT_NULL, "/local/domain/0/xmaint/request/while-down",
-                       "{\"op\":\"ping\"}", 13));
+                       RAW("\"op\":\"ping\""), strlen(RAW("\"op\":\"ping\""))));
     daemon_start();
     CU_ASSERT(wait_for_path("/local/domain/0/xmaint/response/while-down", true, 5000));
     resp = xs_get("/local/domain/0/xmaint/response/while-down");
@@ -537,8 +689,10 @@ static void test_clean_shutdown(void)
     CU_ASSERT_EQUAL(maint_request(ctx, "ping", NULL, 300, NULL, NULL), MAINT_ERROR_TIMEOUT);
     {
         g_autofree char *req = last_request_path(false);
+        g_autofree char *resp = last_request_path(true);
 
         CU_ASSERT(wait_for_path(req, false, 100));
+        CU_ASSERT(wait_for_path(resp, false, 100));
     }
 }
 
@@ -594,6 +748,9 @@ int main(void)
     CU_add_test(s, "hot-standby requests", test_standby_requests);
     CU_add_test(s, "hostile requests", test_hostile_requests);
     CU_add_test(s, "a flood of requests", test_flood);
+    CU_add_test(s, "unread answers pruned by answer time", test_prune_by_answer_time);
+    CU_add_test(s, "a deadline passing mid-wait", test_deadline_mid_wait);
+    CU_add_test(s, "two contexts in two threads", test_two_contexts_two_threads);
     CU_add_test(s, "domain departure", test_domain_departure);
     CU_add_test(s, "kill -9 and restart", test_kill9_and_restart);
     CU_add_test(s, "clean shutdown", test_clean_shutdown);

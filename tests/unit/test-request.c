@@ -55,6 +55,20 @@ static void test_parse_limits(void)
 
 static void test_ids(void)
 {
+    char a[MAINT_REQUEST_ID_MAX + 1], b[MAINT_REQUEST_ID_MAX + 1];
+    char n1[MAINT_NONCE_LEN + 1], n2[MAINT_NONCE_LEN + 1];
+
+    maint__request_id(a, sizeof(a));
+    maint__request_id(b, sizeof(b));
+    CU_ASSERT(maint__request_id_valid(a));
+    CU_ASSERT_STRING_NOT_EQUAL(a, b);
+    CU_ASSERT_EQUAL_FATAL(maint__nonce_new(n1), MAINT_OK);
+    CU_ASSERT_EQUAL_FATAL(maint__nonce_new(n2), MAINT_OK);
+    CU_ASSERT(maint__nonce_valid(n1));
+    CU_ASSERT_STRING_NOT_EQUAL(n1, n2);
+    CU_ASSERT_FALSE(maint__nonce_valid("0123456789ABCDEF0123456789abcdef"));
+    CU_ASSERT_FALSE(maint__nonce_valid("0123456789abcdef"));
+
     CU_ASSERT(maint__request_id_valid("c123-4"));
     CU_ASSERT(maint__request_id_valid("A_b.c-9"));
     CU_ASSERT(maint__request_id_valid("0123456789abcdef0123456789abcdef"));
@@ -69,34 +83,48 @@ static void test_ids(void)
 
 static void test_format_roundtrip(void)
 {
-    char *req = maint__request_format("host-info", "{\"k\":[1,2]}");
-    char *ok = maint__response_format_ok("{\"pong\":true}");
-    char *bad = maint__response_format_error("frob", "unknown operation 'frob'");
+    static const char nonce[] = "0123456789abcdef0123456789abcdef";
+    char *req = maint__request_format("host-info", "{\"k\":[1,2]}", nonce);
+    char *ok = maint__response_format_ok(nonce, "{\"pong\":true}");
+    char *bad = maint__response_format_error(nonce, "frob", "unknown operation 'frob'");
     char *result = NULL, *error = NULL;
     maint__request r;
     char *err = NULL;
 
-    CU_ASSERT_STRING_EQUAL(req, "{\"op\":\"host-info\",\"args\":{\"k\":[1,2]}}");
+    CU_ASSERT_STRING_EQUAL(req, "{\"op\":\"host-info\",\"nonce\":\"0123456789abcdef"
+                           "0123456789abcdef\",\"args\":{\"k\":[1,2]}}");
     CU_ASSERT_EQUAL(maint__request_parse(req, strlen(req), &r, &err), MAINT_OK);
     CU_ASSERT_STRING_EQUAL(r.op, "host-info");
+    CU_ASSERT_STRING_EQUAL(r.nonce, nonce);
     CU_ASSERT_STRING_EQUAL(r.args_json, "{\"k\":[1,2]}");
     maint__request_dispose(&r);
 
-    CU_ASSERT_STRING_EQUAL(ok, "{\"status\":\"ok\",\"result\":{\"pong\":true}}");
-    CU_ASSERT_EQUAL(maint__response_parse(ok, strlen(ok), &result, &error), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(ok, "{\"status\":\"ok\",\"nonce\":\"0123456789abcdef"
+                           "0123456789abcdef\",\"result\":{\"pong\":true}}");
+    CU_ASSERT_EQUAL(maint__response_parse(ok, strlen(ok), nonce, &result, &error), MAINT_OK);
     CU_ASSERT_STRING_EQUAL(result, "{\"pong\":true}");
     CU_ASSERT_PTR_NULL(error);
     free(result);
+    /* an answer to another request (another nonce, or none) is not ours */
+    CU_ASSERT_EQUAL(maint__response_parse(ok, strlen(ok), "ffffffffffffffffffffffffffffffff",
+                                          &result, &error), MAINT_ERROR_NOENT);
+    {
+        static const char old[] = "{\"status\":\"ok\",\"result\":1}";
 
-    CU_ASSERT_EQUAL(maint__response_parse(bad, strlen(bad), &result, &error),
+        CU_ASSERT_EQUAL(maint__response_parse(old, strlen(old), nonce, &result, &error),
+                        MAINT_ERROR_NOENT);
+    }
+    CU_ASSERT_PTR_NULL(result);
+
+    CU_ASSERT_EQUAL(maint__response_parse(bad, strlen(bad), nonce, &result, &error),
                     MAINT_ERROR_REMOTE);
     CU_ASSERT_STRING_EQUAL(error, "unknown operation 'frob'");
     CU_ASSERT_PTR_NULL(result);
     free(error);
 
-    CU_ASSERT_EQUAL(maint__response_parse("{\"status\":7}", 12, &result, &error),
+    CU_ASSERT_EQUAL(maint__response_parse("{\"status\":7}", 12, NULL, &result, &error),
                     MAINT_ERROR_PROTOCOL);
-    CU_ASSERT_EQUAL(maint__response_parse("nonsense", 8, &result, &error),
+    CU_ASSERT_EQUAL(maint__response_parse("nonsense", 8, NULL, &result, &error),
                     MAINT_ERROR_PROTOCOL);
     free(req);
     free(ok);
