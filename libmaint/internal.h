@@ -186,6 +186,11 @@ char *maint__json_finish(maint__json *j);
 int maint__json_validate(const char *text, size_t len, size_t max_len,
                          unsigned max_depth, const char **why_r);
 
+struct yajl_val_s;                /* <yajl/yajl_tree.h>'s yajl_val */
+
+/* Serialise a parsed yajl tree (or subtree) into j. */
+void maint__json_tree(maint__json *j, struct yajl_val_s *v);
+
 /* ---- The request protocol (xenstore-schema/xenstore-paths.md) ---------- */
 
 #define MAINT_NONCE_LEN 32        /* hex digits of a request's nonce */
@@ -193,7 +198,8 @@ int maint__json_validate(const char *text, size_t len, size_t max_len,
 typedef struct maint__request {
     char op[MAINT_OP_MAX + 1];
     char nonce[MAINT_NONCE_LEN + 1];  /* "" when the request carries none */
-    char *args_json;              /* malloc'd JSON object text, or NULL */
+    struct yajl_val_s *tree;      /* the parsed request (yajl_tree_free) */
+    struct yajl_val_s *args;      /* its "args" object (in tree), or NULL */
 } maint__request;
 
 void maint__request_init(maint__request *req);
@@ -236,6 +242,70 @@ int maint__nonce_new(char *buf);
  */
 int maint__request_until(maint_ctx *ctx, const char *op, const char *args_json,
                          int64_t deadline_ms, char **result_json_r, char **error_r);
+
+/*
+ * Operation arguments (libmaint/args.c; "Operation arguments" in
+ * xenstore-schema/xenstore-paths.md): one typed schema per operation, a
+ * table of keys.  INT: min..max is the value range; STR: min..max its
+ * length in bytes; STRV: min..max the number of items, item_max the bytes
+ * of one (at least 1).
+ */
+typedef enum maint__arg_type {
+    MAINT__ARG_STR, MAINT__ARG_INT, MAINT__ARG_STRV
+} maint__arg_type;
+
+typedef struct maint__arg_spec {
+    const char *key;
+    maint__arg_type type;
+    bool required;
+    long long min, max;
+    size_t item_max;
+} maint__arg_spec;
+
+typedef struct maint__op_args_schema {
+    const char *op;
+    const maint__arg_spec *keys;
+    unsigned nr;
+} maint__op_args_schema;
+
+/* The schema of op, or NULL: op takes no arguments. */
+const maint__op_args_schema *maint__op_args_schema_find(const char *op);
+
+typedef struct maint__arg_value {
+    bool set;
+    long long i;                  /* INT */
+    char *s;                      /* STR, malloc'd */
+    char **v;                     /* STRV, n malloc'd strings */
+    unsigned n;
+} maint__arg_value;
+
+/* Typed arguments: one value per key of the schema (val[i] for keys[i]). */
+typedef struct maint__args {
+    const maint__op_args_schema *schema;   /* NULL: none */
+    maint__arg_value *val;
+} maint__args;
+
+void maint__args_init(maint__args *a);
+void maint__args_dispose(maint__args *a);     /* idempotent */
+
+/*
+ * Parse op's arguments (a yajl object, or NULL for none) against its
+ * schema, once, into *a_r (maint__args_dispose()).  Refuses an unknown or
+ * repeated key, a value of the wrong type, an integer out of range (never
+ * cast), a string or array too long, a missing required key: returns
+ * MAINT_ERROR_INVAL with a malloc'd message naming the key in *err_r.
+ */
+int maint__args_parse(const char *op, struct yajl_val_s *obj, maint__args *a_r,
+                      char **err_r);
+
+/* Typed accessors: the value, or NULL / dflt / 0 when it was not given.
+ * Strings stay a's. */
+const char *maint__args_str(const maint__args *a, const char *key);
+long long maint__args_int(const maint__args *a, const char *key, long long dflt);
+unsigned maint__args_strv(const maint__args *a, const char *key, const char **out,
+                          unsigned max);
+/* The given arguments as a JSON object, in schema order.  malloc'd. */
+char *maint__args_to_json(const maint__args *a);
 
 /* Build the request text for op/args_json/nonce.  malloc'd (free()), or NULL. */
 char *maint__request_format(const char *op, const char *args_json, const char *nonce);

@@ -23,7 +23,7 @@ void maint__request_init(maint__request *req)
 
 void maint__request_dispose(maint__request *req)
 {
-    free(req->args_json);
+    yajl_tree_free(req->tree);
     maint__request_init(req);
 }
 
@@ -97,8 +97,7 @@ static bool op_valid(const char *op)
     return true;
 }
 
-/* Serialise a parsed tree again (for handing args on as text). */
-static void gen_tree(maint__json *j, yajl_val v)
+void maint__json_tree(maint__json *j, yajl_val v)
 {
     size_t i;
 
@@ -106,13 +105,13 @@ static void gen_tree(maint__json *j, yajl_val v)
         maint__json_map_open(j);
         for (i = 0; i < v->u.object.len; i++) {
             maint__json_key(j, v->u.object.keys[i]);
-            gen_tree(j, v->u.object.values[i]);
+            maint__json_tree(j, v->u.object.values[i]);
         }
         maint__json_map_close(j);
     } else if (YAJL_IS_ARRAY(v)) {
         maint__json_array_open(j);
         for (i = 0; i < v->u.array.len; i++)
-            gen_tree(j, v->u.array.values[i]);
+            maint__json_tree(j, v->u.array.values[i]);
         maint__json_array_close(j);
     } else if (YAJL_IS_STRING(v)) {
         maint__json_string(j, v->u.string);
@@ -219,26 +218,15 @@ int maint__request_parse(const char *buf, size_t len, maint__request *req_r,
         goto out;
     }
     strcpy(req_r->op, op->u.string);
-    if (args) {
-        maint__json *j;
-
-        if (!YAJL_IS_OBJECT(args)) {
-            *err_r = strdup("request rejected: 'args' must be a JSON object");
-            rc = MAINT_ERROR_PROTOCOL;
-            goto out;
-        }
-        j = maint__json_new();
-        if (!j) {
-            rc = MAINT_ERROR_NOMEM;
-            goto out;
-        }
-        gen_tree(j, args);
-        req_r->args_json = maint__json_finish(j);
-        if (!req_r->args_json) {
-            rc = MAINT_ERROR_NOMEM;
-            goto out;
-        }
+    if (args && !YAJL_IS_OBJECT(args)) {
+        *err_r = strdup("request rejected: 'args' must be a JSON object");
+        rc = MAINT_ERROR_PROTOCOL;
+        goto out;
     }
+    /* the tree is handed over: the arguments are parsed once, by the op's schema */
+    req_r->tree = root;
+    req_r->args = args;
+    root = NULL;
     rc = MAINT_OK;
 
 out:
@@ -355,7 +343,7 @@ int maint__response_parse(const char *buf, size_t len, const char *nonce,
             goto out;
         }
         if (v)
-            gen_tree(j, v);
+            maint__json_tree(j, v);
         else
             maint__json_null(j);
         *result_r = maint__json_finish(j);

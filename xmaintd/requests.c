@@ -10,20 +10,20 @@
 
 #include "xmaintd.h"
 #include "schema.h"
-#include <yajl/yajl_tree.h>
 
 typedef struct xmd_op {
     const char *name;
     bool dom0_only;
-    bool takes_args;                  /* a JSON object of arguments */
     bool rate_limited;                /* at most XMD_GUEST_RATE_PER_S a second per domain */
     /* Returns a MAINT_* code; on success *result_r is JSON (g_free), on
-     * failure *error_r is text for the requester (g_free). */
-    int (*run)(xmd *d, xmd_domain *dom, const char *args_json,
+     * failure *error_r is text for the requester (g_free).  args: parsed
+     * and checked against the op's schema (libmaint/args.c); the op may
+     * take them over (leaving *args initialised). */
+    int (*run)(xmd *d, xmd_domain *dom, maint__args *args,
                char **result_r, char **error_r);
 } xmd_op;
 
-static int op_ping(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+static int op_ping(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                    char **error_r)
 {
     maint__json *j = maint__json_new();
@@ -53,7 +53,7 @@ static int no_hypervisor(char **error_r)
     return MAINT_ERROR_UNAVAILABLE;
 }
 
-static int op_list(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+static int op_list(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                    char **error_r)
 {
     char *json = NULL;
@@ -71,7 +71,7 @@ static int op_list(xmd *d, xmd_domain *dom, const char *args, char **result_r,
     return MAINT_OK;
 }
 
-static int op_host_info(xmd *d, xmd_domain *dom, const char *args,
+static int op_host_info(xmd *d, xmd_domain *dom, maint__args *args,
                         char **result_r, char **error_r)
 {
     maint_host_info info;
@@ -118,36 +118,11 @@ static int op_error(GError *e, char **error_r)
     return MAINT_ERROR_INVAL;
 }
 
-/* A string member of the request's arguments (JSON object), or NULL. */
-static char *args_str(const char *args, const char *key)
-{
-    char err[128];
-    yajl_val v = args ? yajl_tree_parse(args, err, sizeof(err)) : NULL;
-    const char *p[] = { key, NULL };
-    yajl_val s = v ? yajl_tree_get(v, p, yajl_t_string) : NULL;
-    char *out = s ? g_strdup(YAJL_GET_STRING(s)) : NULL;
-
-    yajl_tree_free(v);
-    return out;
-}
-
-static long long args_int(const char *args, const char *key, long long dflt)
-{
-    char err[128];
-    yajl_val v = args ? yajl_tree_parse(args, err, sizeof(err)) : NULL;
-    const char *p[] = { key, NULL };
-    yajl_val n = v ? yajl_tree_get(v, p, yajl_t_number) : NULL;
-    long long out = n && YAJL_IS_INTEGER(n) ? YAJL_GET_INTEGER(n) : dflt;
-
-    yajl_tree_free(v);
-    return out;
-}
-
-static int op_workflow_start(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+static int op_workflow_start(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                              char **error_r)
 {
     g_autoptr(GError) e = NULL;
-    g_autofree char *id = xmd_workflow_start(d, args ? args : "{}", &e);
+    g_autofree char *id = xmd_workflow_start(d, args, &e);
 
     if (!id)
         return op_error(e, error_r);
@@ -155,51 +130,40 @@ static int op_workflow_start(xmd *d, xmd_domain *dom, const char *args, char **r
     return MAINT_OK;
 }
 
-static int op_workflow_abort(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+static int op_workflow_abort(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                              char **error_r)
 {
     g_autoptr(GError) e = NULL;
-    g_autofree char *id = args_str(args, "id");
+    const char *id = maint__args_str(args, "id");    /* required */
 
-    if (!id) {
-        *error_r = g_strdup("workflow-abort: no \"id\"");
-        return MAINT_ERROR_INVAL;
-    }
     if (!xmd_workflow_abort(d, id, &e))
         return op_error(e, error_r);
     *result_r = g_strdup("{\"aborting\":true}");
     return MAINT_OK;
 }
 
-static int op_workflow_list(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+static int op_workflow_list(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                             char **error_r)
 {
     *result_r = xmd_workflows_json(d);
     return MAINT_OK;
 }
 
-static int op_service_add(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+static int op_service_add(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                           char **error_r)
 {
     g_autoptr(GError) e = NULL;
-    g_autofree char *app = args_str(args, "app"), *vip = args_str(args, "vip"),
-                    *domain = args_str(args, "domain");
-    long long port = args_int(args, "port", -1);
+    /* all required, the port in 1-65535 (the schema) */
+    const char *app = maint__args_str(args, "app"), *vip = maint__args_str(args, "vip"),
+               *domain = maint__args_str(args, "domain");
+    long long port = maint__args_int(args, "port", 0);
 
-    if (!app || !maint_app_name_valid(app)) {
+    if (!maint_app_name_valid(app)) {
         *error_r = g_strdup("service-add: \"app\" is not an application name");
         return MAINT_ERROR_INVAL;
     }
-    if (!vip || !xmd_ipv4_valid(vip)) {
+    if (!xmd_ipv4_valid(vip)) {
         *error_r = g_strdup("service-add: \"vip\" is not an IPv4 address");
-        return MAINT_ERROR_INVAL;
-    }
-    if (port < 1 || port > 65535) {
-        *error_r = g_strdup("service-add: \"port\" is not 1-65535");
-        return MAINT_ERROR_INVAL;
-    }
-    if (!domain || !domain[0]) {
-        *error_r = g_strdup("service-add: no \"domain\"");
         return MAINT_ERROR_INVAL;
     }
     if (!xmd_service_add(d, d->ctx, app, vip, (unsigned)port, domain, &e))
@@ -208,23 +172,19 @@ static int op_service_add(xmd *d, xmd_domain *dom, const char *args, char **resu
     return MAINT_OK;
 }
 
-static int op_service_remove(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+static int op_service_remove(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                              char **error_r)
 {
     g_autoptr(GError) e = NULL;
-    g_autofree char *app = args_str(args, "app");
+    const char *app = maint__args_str(args, "app");  /* required */
 
-    if (!app) {
-        *error_r = g_strdup("service-remove: no \"app\"");
-        return MAINT_ERROR_INVAL;
-    }
     if (!xmd_service_remove(d, app, &e))
         return op_error(e, error_r);
     *result_r = xmd_services_json(d);
     return MAINT_OK;
 }
 
-static int op_service_list(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+static int op_service_list(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                            char **error_r)
 {
     *result_r = xmd_services_json(d);
@@ -232,21 +192,21 @@ static int op_service_list(xmd *d, xmd_domain *dom, const char *args, char **res
 }
 
 static const xmd_op ops[] = {
-    { "ping", false, false, false, op_ping },
-    { "list", true, false, false, op_list },
-    { "host-info", false, false, false, op_host_info },
-    { "workflow-start", true, true, false, op_workflow_start },
-    { "workflow-abort", true, true, false, op_workflow_abort },
-    { "workflow-list", true, false, false, op_workflow_list },
-    { "service-add", true, true, false, op_service_add },
-    { "service-remove", true, true, false, op_service_remove },
-    { "service-list", true, false, false, op_service_list },
-    { "standby-create", true, true, false, xmd_op_standby_create },
-    { "standby-destroy", true, true, false, xmd_op_standby_destroy },
-    { "standby-show", true, false, false, xmd_op_standby_show },
-    { "mem-request", false, true, true, xmd_op_mem_request },
-    { "mem-release", false, true, true, xmd_op_mem_release },
-    { "app-fault", false, true, true, xmd_op_app_fault },
+    { "ping", false, false, op_ping },
+    { "list", true, false, op_list },
+    { "host-info", false, false, op_host_info },
+    { "workflow-start", true, false, op_workflow_start },
+    { "workflow-abort", true, false, op_workflow_abort },
+    { "workflow-list", true, false, op_workflow_list },
+    { "service-add", true, false, op_service_add },
+    { "service-remove", true, false, op_service_remove },
+    { "service-list", true, false, op_service_list },
+    { "standby-create", true, false, xmd_op_standby_create },
+    { "standby-destroy", true, false, xmd_op_standby_destroy },
+    { "standby-show", true, false, xmd_op_standby_show },
+    { "mem-request", false, true, xmd_op_mem_request },
+    { "mem-release", false, true, xmd_op_mem_release },
+    { "app-fault", false, true, xmd_op_app_fault },
 };
 
 static const xmd_op *find_op(const char *name)
@@ -375,6 +335,7 @@ static void handle(xmd *d, xmd_domain *dom, const char *id)
     g_autofree char *path = NULL;
     g_autofree char *result = NULL, *error = NULL;
     maint__request req;
+    maint__args args;
     const xmd_op *op;
     char *value, *perr = NULL;
     unsigned len = 0;
@@ -392,6 +353,7 @@ static void handle(xmd *d, xmd_domain *dom, const char *id)
     if (!value)
         return;                 /* withdrawn, or already served */
 
+    maint__args_init(&args);
     rc = maint__request_parse(value, len, &req, &perr);
     free(value);
     if (rc) {
@@ -417,16 +379,14 @@ static void handle(xmd *d, xmd_domain *dom, const char *id)
         g_autofree char *msg = g_strdup_printf("operation '%s' is only for dom0",
                                                req.op);
         respond_error(d, dom, id, req.nonce, req.op, msg);
-    } else if (!op->takes_args && req.args_json && strcmp(req.args_json, "{}")) {
-        g_autofree char *msg = g_strdup_printf("operation '%s' takes no arguments",
-                                               req.op);
-        respond_error(d, dom, id, req.nonce, req.op, msg);
     } else if (op->rate_limited && !xmd_standby_rate_ok(d, dom->domid)) {
         g_autofree char *msg = g_strdup_printf("%s: too many requests: at most %d a second",
                                                req.op, XMD_GUEST_RATE_PER_S);
         respond_error(d, dom, id, req.nonce, req.op, msg);
+    } else if (maint__args_parse(req.op, req.args, &args, &perr)) {
+        respond_error(d, dom, id, req.nonce, req.op, perr);
     } else {
-        rc = op->run(d, dom, req.args_json, &result, &error);
+        rc = op->run(d, dom, &args, &result, &error);
         if (rc) {
             respond_error(d, dom, id, req.nonce, req.op, error ? error : maint_strerror(rc));
         } else {
@@ -440,6 +400,8 @@ static void handle(xmd *d, xmd_domain *dom, const char *id)
                     req.op, id);
         }
     }
+    free(perr);
+    maint__args_dispose(&args);
     maint__request_dispose(&req);
     remove_request(d, dom, id);
 }

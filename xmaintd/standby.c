@@ -456,46 +456,17 @@ bool xmd_standby_rate_ok(xmd *d, uint32_t domid)
     return ++w[1] <= XMD_GUEST_RATE_PER_S;
 }
 
-static yajl_val parse_args(const char *args)
-{
-    char err[64];
-    yajl_val v = args ? yajl_tree_parse(args, err, sizeof(err)) : NULL;
-
-    if (v && !YAJL_IS_OBJECT(v)) {
-        yajl_tree_free(v);
-        v = NULL;
-    }
-    return v;
-}
-
-static const char *jstr(yajl_val v, const char *k)
-{
-    const char *p[] = { k, NULL };
-    yajl_val s = v ? yajl_tree_get(v, p, yajl_t_string) : NULL;
-    return s ? YAJL_GET_STRING(s) : NULL;
-}
-
-static bool jkb(yajl_val v, const char *k, uint64_t *out)
-{
-    const char *p[] = { k, NULL };
-    yajl_val n = v ? yajl_tree_get(v, p, yajl_t_any) : NULL;
-
-    if (!n || !YAJL_IS_NUMBER(n) || !YAJL_IS_INTEGER(n) || YAJL_GET_INTEGER(n) < 0 ||
-        (uint64_t)YAJL_GET_INTEGER(n) > ARB_MAX_KB)
-        return false;
-    *out = (uint64_t)YAJL_GET_INTEGER(n);
-    return true;
-}
-
 #define REFUSE(...) do { *error_r = g_strdup_printf(__VA_ARGS__); rc = MAINT_ERROR_INVAL; goto out; } while (0)
 
-int xmd_op_standby_create(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+int xmd_op_standby_create(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                           char **error_r)
 {
     xmd_standby *s = d->standby;
-    yajl_val v = parse_args(args);
-    const char *an = jstr(v, "active"), *sn = jstr(v, "standby"), *why;
-    uint64_t min_kb = 0, reserve_kb = 0, stall = STALL_DEFAULT_S;
+    /* the schema: names required, the sizes required and in range */
+    const char *an = maint__args_str(args, "active"), *sn = maint__args_str(args, "standby"), *why;
+    uint64_t min_kb = (uint64_t)maint__args_int(args, "standby_min_kb", 16384),
+             reserve_kb = (uint64_t)maint__args_int(args, "reserve_kb", 0),
+             stall = (uint64_t)maint__args_int(args, "stall_s", STALL_DEFAULT_S);
     uint32_t ad, sd;
     maint_domain_info ai, si;
     maint_host_info hi;
@@ -506,14 +477,6 @@ int xmd_op_standby_create(xmd *d, xmd_domain *dom, const char *args, char **resu
     maint_host_info_init(&hi);
     if (!d->lx)
         REFUSE("the hypervisor is not available to xmaintd");
-    if (!an || !sn)
-        REFUSE("standby-create: give \"active\" and \"standby\"");
-    if (!jkb(v, "standby_min_kb", &min_kb) || min_kb < 16384)
-        REFUSE("standby-create: \"standby_min_kb\" must be at least 16384 (16 MiB)");
-    if (!jkb(v, "reserve_kb", &reserve_kb))
-        REFUSE("standby-create: \"reserve_kb\" is not a size in KiB");
-    if (jkb(v, "stall_s", &stall) && (stall < 3 || stall > 3600))
-        REFUSE("standby-create: \"stall_s\" must be 3-3600");
     if (maint_domain_lookup(d->ctx, an, &ad) != MAINT_OK || ad == 0)
         REFUSE("no running domain %s", an);
     if (maint_domain_lookup(d->ctx, sn, &sd) != MAINT_OK || sd == 0)
@@ -570,21 +533,17 @@ out:
     maint_domain_info_dispose(&ai);
     maint_domain_info_dispose(&si);
     maint_host_info_dispose(&hi);
-    yajl_tree_free(v);
     return rc;
 }
 
-int xmd_op_standby_destroy(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+int xmd_op_standby_destroy(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                            char **error_r)
 {
     xmd_standby *s = d->standby;
-    yajl_val v = parse_args(args);
-    const char *an = jstr(v, "active"), *why;
+    const char *an = maint__args_str(args, "active"), *why;   /* required */
     uint32_t ad = 0;
     int rc = MAINT_OK;
 
-    if (!an)
-        REFUSE("standby-destroy: give \"active\"");
     for (unsigned i = 0; i < s->a.nr_pairs && !ad; i++) {
         const char *n = g_hash_table_lookup(s->names, GUINT_TO_POINTER(s->a.pairs[i].active));
         if (n && !strcmp(n, an))
@@ -597,11 +556,10 @@ int xmd_op_standby_destroy(xmd *d, xmd_domain *dom, const char *args, char **res
     save(d);
     *result_r = g_strdup("{\"destroyed\":true}");
 out:
-    yajl_tree_free(v);
     return rc;
 }
 
-int xmd_op_standby_show(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+int xmd_op_standby_show(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                         char **error_r)
 {
     xmd_standby *s = d->standby;
@@ -637,22 +595,20 @@ int xmd_op_standby_show(xmd *d, xmd_domain *dom, const char *args, char **result
     return MAINT_OK;
 }
 
-int xmd_op_mem_request(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+int xmd_op_mem_request(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                        char **error_r)
 {
     xmd_standby *s = d->standby;
-    yajl_val v = parse_args(args);
-    const char *app = jstr(v, "app"), *why;
-    uint64_t kb = 0;
+    /* the schema: app required, kb required and in 1-2^40 */
+    const char *app = maint__args_str(args, "app"), *why;
+    uint64_t kb = (uint64_t)maint__args_int(args, "kb", 0);
     maint_host_info hi;
     arb_pair *p;
     int rc = MAINT_OK;
 
     maint_host_info_init(&hi);
-    if (!app || !maint_app_name_valid(app))
+    if (!maint_app_name_valid(app))
         REFUSE("mem-request: \"app\" is not an application name");
-    if (!jkb(v, "kb", &kb) || kb == 0)
-        REFUSE("mem-request: \"kb\" is not a positive size in KiB (at most 2^40)");
     /* never beyond what the host really has free */
     if (maint_host_info_get(d->ctx, &hi) == MAINT_OK && kb + s->a.reserve_kb > hi.free_kb)
         REFUSE("the host has %llu KiB free; %llu KiB plus the reserve do not fit",
@@ -669,41 +625,37 @@ int xmd_op_mem_request(xmd *d, xmd_domain *dom, const char *args, char **result_
                                 (unsigned long long)p->active_target_kb);
 out:
     maint_host_info_dispose(&hi);
-    yajl_tree_free(v);
     return rc;
 }
 
-int xmd_op_mem_release(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+int xmd_op_mem_release(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                        char **error_r)
 {
     xmd_standby *s = d->standby;
-    yajl_val v = parse_args(args);
-    const char *app = jstr(v, "app"), *why;
+    const char *app = maint__args_str(args, "app"), *why;    /* required */
     arb_pair *p;
     int rc = MAINT_OK;
 
-    if (!app || arb_release(&s->a, dom->domid, app, &why) != 0)
-        REFUSE("mem-release: %s", app ? why : "no \"app\"");
+    if (arb_release(&s->a, dom->domid, app, &why) != 0)
+        REFUSE("mem-release: %s", why);
     p = arb_pair_of(&s->a, dom->domid);
     save(d);
     move_target(d, dom->domid, p->active == dom->domid ? p->active_target_kb : p->standby_target_kb);
     *result_r = g_strdup("{\"released\":true}");
 out:
-    yajl_tree_free(v);
     return rc;
 }
 
-int xmd_op_app_fault(xmd *d, xmd_domain *dom, const char *args, char **result_r,
+int xmd_op_app_fault(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                      char **error_r)
 {
     xmd_standby *s = d->standby;
-    yajl_val v = parse_args(args);
-    const char *app = jstr(v, "app"), *level = jstr(v, "level"), *why;
+    const char *app = maint__args_str(args, "app"), *level = maint__args_str(args, "level"), *why;
     arb_pair *p;
     GPtrArray *apps;
     int rc = MAINT_OK;
 
-    if (!app || !level || (strcmp(level, "minor") && strcmp(level, "major")))
+    if (strcmp(level, "minor") && strcmp(level, "major"))
         REFUSE("app-fault: give \"app\" and \"level\" (minor or major)");
     if (arb_fail_app(&s->a, dom->domid, app, level[1] == 'i' ? ARB_MINOR : ARB_MAJOR, &why) != 0)
         REFUSE("app-fault: %s", why);
@@ -725,7 +677,6 @@ int xmd_op_app_fault(xmd *d, xmd_domain *dom, const char *args, char **result_r,
         *result_r = g_strdup_printf("{\"action\":\"moved\",\"to\":%u}", p->standby);
     }
 out:
-    yajl_tree_free(v);
     return rc;
 }
 

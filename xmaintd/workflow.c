@@ -45,8 +45,8 @@ static const char *const state_names[] = { "running", "done", "failed", "rolled-
 struct xmd_wf {
     xmd *d;
     char *id, *type, *domain, *substitute;
-    char *args;                  /* the request's JSON arguments */
-    yajl_val argv;               /* parsed args */
+    char *args;                  /* argv as JSON (journal, xenstore), malloc'd */
+    maint__args argv;            /* the typed arguments (workflow-start's schema) */
     GPtrArray *steps;            /* step names, in order */
     GHashTable *done;            /* steps finished */
     guint reached;               /* steps begun (the first `reached`, the last
@@ -72,37 +72,6 @@ static const char *ystr(yajl_val v)
 {
     const char *s = v ? YAJL_GET_STRING(v) : NULL;
     return s ? s : "";
-}
-
-static const char *arg_str(xmd_wf *w, const char *key)
-{
-    const char *p[] = { key, NULL };
-    yajl_val v = w->argv ? yajl_tree_get(w->argv, p, yajl_t_string) : NULL;
-
-    return v ? ystr(v) : NULL;
-}
-
-static long long arg_int(xmd_wf *w, const char *key, long long dflt)
-{
-    const char *p[] = { key, NULL };
-    yajl_val v = w->argv ? yajl_tree_get(w->argv, p, yajl_t_number) : NULL;
-
-    return v && YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : dflt;
-}
-
-/* A string array argument; returns the count, fills out[] (not copies). */
-static unsigned arg_strv(xmd_wf *w, const char *key, const char **out, unsigned max)
-{
-    const char *p[] = { key, NULL };
-    yajl_val v = w->argv ? yajl_tree_get(w->argv, p, yajl_t_array) : NULL;
-    unsigned n = 0;
-
-    if (!v)
-        return 0;
-    for (size_t i = 0; i < v->u.array.len && n < max; i++)
-        if (YAJL_IS_STRING(v->u.array.values[i]))
-            out[n++] = ystr(v->u.array.values[i]);
-    return n;
 }
 
 /* ---- journal ------------------------------------------------------------- */
@@ -397,7 +366,7 @@ static gboolean move_app(xmd_wf *w, const maint_app *a, const char *src_name, ui
     }
     if (a->mode == MAINT_APP_REDIRECT) {
         char addr[INET_ADDRSTRLEN];
-        unsigned drain = (unsigned)arg_int(w, "drain_ms", 2000);
+        unsigned drain = (unsigned)maint__args_int(&w->argv, "drain_ms", 2000);
 
         progress(w, NULL, "%s: starting the instance in %s", a->name, dst_name);
         if (!app_cmd(w, dst, "start", a->name, error))
@@ -565,30 +534,30 @@ static gboolean step_substitute(xmd_wf *w, GError **error)
     }
     maint_substitute_opts_init(&o);
     o.name = w->substitute;
-    nh = arg_strv(w, "hide_pci", hide, MAINT_HIDE_MAX_PCI);
+    nh = maint__args_strv(&w->argv, "hide_pci", hide, MAINT_HIDE_MAX_PCI);
     for (i = 0; i < nh; i++)
         if (maint_hide_spec_add_pci(&o.hide, hide[i]) != MAINT_OK) {
             g_set_error(error, XMD_ERROR, 1, "bad PCI address %s", hide[i]);
             return FALSE;
         }
-    o.kernel = arg_str(w, "kernel");
-    o.ramdisk = arg_str(w, "ramdisk");
-    o.cmdline = arg_str(w, "cmdline");
-    o.firmware = arg_str(w, "firmware");
-    o.vcpus = (unsigned)arg_int(w, "vcpus", 0);
-    o.memory_kb = (uint64_t)arg_int(w, "memory_kb", 0);
-    o.nr_disks = arg_strv(w, "disks", disks, G_N_ELEMENTS(disks));
+    o.kernel = maint__args_str(&w->argv, "kernel");
+    o.ramdisk = maint__args_str(&w->argv, "ramdisk");
+    o.cmdline = maint__args_str(&w->argv, "cmdline");
+    o.firmware = maint__args_str(&w->argv, "firmware");
+    o.vcpus = (unsigned)maint__args_int(&w->argv, "vcpus", 0);
+    o.memory_kb = (uint64_t)maint__args_int(&w->argv, "memory_kb", 0);
+    o.nr_disks = maint__args_strv(&w->argv, "disks", disks, G_N_ELEMENTS(disks));
     o.disks = o.nr_disks ? disks : NULL;
     /* reconfigure's overrides are for the original, not its stand-in */
-    o.nr_sets = strcmp(w->type, "reconfigure") ? arg_strv(w, "sets", sets, G_N_ELEMENTS(sets)) : 0;
+    o.nr_sets = strcmp(w->type, "reconfigure") ? maint__args_strv(&w->argv, "sets", sets, G_N_ELEMENTS(sets)) : 0;
     o.sets = o.nr_sets ? sets : NULL;
-    o.nr_remove = arg_strv(w, "remove", remove, G_N_ELEMENTS(remove));
+    o.nr_remove = maint__args_strv(&w->argv, "remove", remove, G_N_ELEMENTS(remove));
     o.remove = o.nr_remove ? remove : NULL;
-    o.nr_add = arg_strv(w, "add", add, G_N_ELEMENTS(add));
+    o.nr_add = maint__args_strv(&w->argv, "add", add, G_N_ELEMENTS(add));
     o.add = o.nr_add ? add : NULL;
     o.mac = MAINT_MAC_NEW;
     rc = maint_substitute_create(w->ctx, src, &o,
-                                 (unsigned)arg_int(w, "timeout_ms", 600000),
+                                 (unsigned)maint__args_int(&w->argv, "timeout_ms", 600000),
                                  substitute_progress, w, &sub);
     if (rc != MAINT_OK) {
         g_set_error(error, XMD_ERROR, 1, "cannot create the substitute %s: %s (see the log)",
@@ -601,7 +570,7 @@ static gboolean step_substitute(xmd_wf *w, GError **error)
 
 static gboolean run_in(xmd_wf *w, const char *name, const char *key, GError **error)
 {
-    const char *cmd = arg_str(w, key);
+    const char *cmd = maint__args_str(&w->argv, key);
     uint32_t id;
     maint__json *j;
     char *json;
@@ -683,10 +652,10 @@ static gboolean step_reconfigure(xmd_wf *w, GError **error)
         maint_substitute_opts_init(&o);
         o.same_identity = true;
         o.mac = MAINT_MAC_KEEP;
-        o.nr_sets = arg_strv(w, "sets", sets, G_N_ELEMENTS(sets));
+        o.nr_sets = maint__args_strv(&w->argv, "sets", sets, G_N_ELEMENTS(sets));
         o.sets = o.nr_sets ? sets : NULL;
-        o.vcpus = (unsigned)arg_int(w, "vcpus", 0);
-        o.memory_kb = (uint64_t)arg_int(w, "memory_kb", 0);
+        o.vcpus = (unsigned)maint__args_int(&w->argv, "vcpus", 0);
+        o.memory_kb = (uint64_t)maint__args_int(&w->argv, "memory_kb", 0);
         rc = maint_substitute_config_json(w->ctx, id, &o, &out);
         if (rc) {
             g_set_error(error, XMD_ERROR, 1, "cannot derive %s's new configuration: %s",
@@ -722,7 +691,7 @@ static gboolean step_reconfigure(xmd_wf *w, GError **error)
     }
     progress(w, NULL, "starting %s with its new configuration", w->domain);
     rc = maint_domain_create_json(w->ctx, json, "reconfigured",
-                                  (unsigned)arg_int(w, "timeout_ms", 600000), &newid);
+                                  (unsigned)maint__args_int(&w->argv, "timeout_ms", 600000), &newid);
     if (rc) {
         g_set_error(error, XMD_ERROR, 1, "cannot start the reconfigured %s: %s", w->domain,
                     maint_strerror(rc));
@@ -894,8 +863,8 @@ static void wf_free(gpointer p)
     g_free(w->type);
     g_free(w->domain);
     g_free(w->substitute);
-    g_free(w->args);
-    yajl_tree_free(w->argv);
+    free(w->args);
+    maint__args_dispose(&w->argv);
     g_ptr_array_free(w->steps, TRUE);
     g_hash_table_destroy(w->done);
     g_array_free(w->created, TRUE);
@@ -905,20 +874,23 @@ static void wf_free(gpointer p)
     g_free(w);
 }
 
+/* A new workflow; it takes *args over (leaving it initialised). */
 static xmd_wf *wf_new(xmd *d, const char *id, const char *type, const char *domain,
-                      const char *substitute, const char *args)
+                      const char *substitute, maint__args *args)
 {
     xmd_wf *w = g_new0(xmd_wf, 1);
     const char *const *s = steps_of(type);
-    char err[128];
 
     w->d = d;
     w->id = g_strdup(id);
     w->type = g_strdup(type);
     w->domain = g_strdup(domain);
     w->substitute = g_strdup(substitute);
-    w->args = g_strdup(args);
-    w->argv = yajl_tree_parse(args, err, sizeof(err));
+    w->argv = *args;
+    maint__args_init(args);
+    w->args = maint__args_to_json(&w->argv);
+    if (!w->args)
+        g_error("out of memory");
     w->steps = g_ptr_array_new_with_free_func(g_free);
     for (; s && *s; s++)
         g_ptr_array_add(w->steps, g_strdup(*s));
@@ -955,31 +927,22 @@ static xmd_wf *busy_with(xmd *d, const char *name)
     return NULL;
 }
 
-char *xmd_workflow_start(xmd *d, const char *args, GError **error)
+char *xmd_workflow_start(xmd *d, maint__args *args, GError **error)
 {
-    char err[128];
-    yajl_val v = yajl_tree_parse(args, err, sizeof(err));
-    const char *pt[] = { "type", NULL }, *pd[] = { "domain", NULL },
-               *ps[] = { "substitute", NULL };
-    yajl_val t, dom, sub;
+    /* type and domain are required by the schema, substitute optional */
+    const char *type = maint__args_str(args, "type"), *dom = maint__args_str(args, "domain"),
+               *sub = maint__args_str(args, "substitute");
     g_autofree char *subname = NULL;
     char *id = NULL;
     uint32_t domid, subid;
     xmd_wf *w, *other;
 
-    if (!v || !YAJL_IS_OBJECT(v)) {
-        g_set_error(error, XMD_ERROR, 1, "arguments are not a JSON object");
-        goto out;
-    }
-    t = yajl_tree_get(v, pt, yajl_t_string);
-    dom = yajl_tree_get(v, pd, yajl_t_string);
-    sub = yajl_tree_get(v, ps, yajl_t_string);
-    if (!t || !steps_of(ystr(t))) {
+    if (!type || !steps_of(type)) {
         g_set_error(error, XMD_ERROR, 1, "\"type\" is not one of hw-remove, "
                     "hw-add, os-upgrade, os-patch, app-maint, reconfigure");
         goto out;
     }
-    if (!dom || !ystr(dom)[0] || strlen(ystr(dom)) > 64) {
+    if (!dom || !dom[0]) {
         g_set_error(error, XMD_ERROR, 1, "\"domain\" names no domain");
         goto out;
     }
@@ -987,8 +950,8 @@ char *xmd_workflow_start(xmd *d, const char *args, GError **error)
         g_set_error(error, XMD_ERROR, 1, "the hypervisor is not available to xmaintd");
         goto out;
     }
-    if (maint_domain_lookup(d->ctx, ystr(dom), &domid) != MAINT_OK || domid == 0) {
-        g_set_error(error, XMD_ERROR, 1, "no running domain %s", ystr(dom));
+    if (maint_domain_lookup(d->ctx, dom, &domid) != MAINT_OK || domid == 0) {
+        g_set_error(error, XMD_ERROR, 1, "no running domain %s", dom);
         goto out;
     }
     {
@@ -997,10 +960,10 @@ char *xmd_workflow_start(xmd *d, const char *args, GError **error)
         maint_domain_info_init(&info);
         if (maint_domain_info_get(d->ctx, domid, &info) != MAINT_OK || !info.name) {
             maint_domain_info_dispose(&info);
-            g_set_error(error, XMD_ERROR, 1, "domain %s has no name", ystr(dom));
+            g_set_error(error, XMD_ERROR, 1, "domain %s has no name", dom);
             goto out;
         }
-        subname = sub ? g_strdup(ystr(sub)) : g_strdup_printf("%s-sub", info.name);
+        subname = sub ? g_strdup(sub) : g_strdup_printf("%s-sub", info.name);
         g_mutex_lock(&wf_list_lock);
         other = busy_with(d, info.name);
         if (!other)
@@ -1021,9 +984,9 @@ char *xmd_workflow_start(xmd *d, const char *args, GError **error)
         {
             g_autoptr(GDateTime) now = g_date_time_new_now_utc();
             g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
-            id = g_strdup_printf("%s-%s-%u", stamp, ystr(t), domid);
+            id = g_strdup_printf("%s-%s-%u", stamp, type, domid);
         }
-        w = wf_new(d, id, ystr(t), info.name, subname, args);
+        w = wf_new(d, id, type, info.name, subname, args);
         maint_domain_info_dispose(&info);
         g_ptr_array_add(d->workflows, w);
         journal(w, "start", NULL, NULL, NULL);
@@ -1034,7 +997,6 @@ char *xmd_workflow_start(xmd *d, const char *args, GError **error)
                   w->substitute);
     }
 out:
-    yajl_tree_free(v);
     return id;
 }
 
@@ -1164,17 +1126,18 @@ static void resume_one(xmd *d, const char *path)
             char *dot = strstr(base, ".journal");
 
             if (t && dm && su && a && dot && steps_of(ystr(t))) {
-                /* args again as text: the substring of the line */
-                const char *ak = strstr(lines[i], "\"args\":");
-                g_autofree char *args = NULL;
-                if (ak) {
-                    const char *start = ak + 7;
-                    /* args is the last key of the start record */
-                    args = g_strndup(start, strlen(start) - 1);
+                /* the arguments as the start record holds them, checked again */
+                maint__args args;
+                char *why = NULL;
+
+                if (maint__args_parse("workflow-start", a, &args, &why) == MAINT_OK) {
+                    *dot = 0;
+                    w = wf_new(d, base, ystr(t), ystr(dm), ystr(su), &args);
+                } else {
+                    g_warning("%s: line %u: %s", path, i + 1, why);
                 }
-                *dot = 0;
-                w = wf_new(d, base, ystr(t), ystr(dm),
-                           ystr(su), args ? args : "{}");
+                free(why);
+                maint__args_dispose(&args);
             }
         } else if (w && ev && st && (!strcmp(ystr(ev), "begin") || !strcmp(ystr(ev), "done"))) {
             guint k;

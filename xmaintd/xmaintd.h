@@ -82,7 +82,7 @@ void xmd_domain_death_disable(xmd *d, xmd_domain *dom);
 void xmd_workflows_init(xmd *d);       /* loads the journals, resumes */
 void xmd_workflows_fini(xmd *d);
 /* Start a workflow from request arguments; returns its id (g_free). */
-char *xmd_workflow_start(xmd *d, const char *args_json, GError **error);
+char *xmd_workflow_start(xmd *d, maint__args *args, GError **error);
 gboolean xmd_workflow_abort(xmd *d, const char *id, GError **error);
 char *xmd_workflows_json(xmd *d);
 char *xmd_workflow_json(xmd_wf *w);
@@ -127,15 +127,15 @@ void xmd_standby_init(xmd *d);
 void xmd_standby_fini(xmd *d);
 /* A domain died or crashed: an active's pair fails over. */
 void xmd_standby_domain_gone(xmd *d, uint32_t domid, const char *why);
-int xmd_op_standby_create(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
-int xmd_op_standby_destroy(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
-int xmd_op_standby_show(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
+int xmd_op_standby_create(xmd *d, xmd_domain *dom, maint__args *args, char **result_r, char **error_r);
+int xmd_op_standby_destroy(xmd *d, xmd_domain *dom, maint__args *args, char **result_r, char **error_r);
+int xmd_op_standby_show(xmd *d, xmd_domain *dom, maint__args *args, char **result_r, char **error_r);
 /* Guest requests to the hot-standby arbiter: at most this many a second per
  * domain (the dispatcher refuses the rest before their arguments are read). */
 #define XMD_GUEST_RATE_PER_S 4
 bool xmd_standby_rate_ok(xmd *d, uint32_t domid);
-int xmd_op_mem_request(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
-int xmd_op_mem_release(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
-int xmd_op_app_fault(xmd *d, xmd_domain *dom, const char *args, char **result_r, char **error_r);
+int xmd_op_mem_request(xmd *d, xmd_domain *dom, maint__args *args, char **result_r, char **error_r);
+int xmd_op_mem_release(xmd *d, xmd_domain *dom, maint__args *args, char **result_r, char **error_r);
+int xmd_op_app_fault(xmd *d, xmd_domain *dom, maint__args *args, char **result_r, char **error_r);
 
 #endif

@@ -264,6 +264,20 @@ static void test_guest_requests(void)
 
 /* The agent's area is the guest's, its commands dom0's; workflows and
  * services are dom0's business and are validated before anything runs. */
+/* dom0's request op(args) is refused with an error containing why. */
+static void assert_refused(const char *op, const char *args, const char *why)
+{
+    char *result = NULL, *error = NULL;
+    int rc = maint_request(ctx, op, args, 5000, &result, &error);
+
+    CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
+    if (!error || !strstr(error, why))
+        fprintf(stderr, "\n%s %s: '%s' lacks '%s'\n", op, args, error ? error : "(none)", why);
+    CU_ASSERT_PTR_NOT_NULL(error && strstr(error, why));
+    free(result);
+    free(error);
+}
+
 static void test_agent_tree_and_workflow_ops(void)
 {
     struct xs_permissions *p;
@@ -300,25 +314,22 @@ static void test_agent_tree_and_workflow_ops(void)
     assert_error_response(resp, "only for dom0");
     free(resp);
 
-    /* dom0: bad workflow arguments are refused, nothing is journalled */
-    rc = maint_request(ctx, "workflow-start", "{\"type\":\"teleport\",\"domain\":\"x\"}", 5000,
-                       &result, &error);
-    CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
-    CU_ASSERT_PTR_NOT_NULL(error && strstr(error, "\"type\" is not one of"));
-    free(error);
-    error = NULL;
-    rc = maint_request(ctx, "workflow-start", "{\"type\":\"hw-remove\"}", 5000, &result, &error);
-    CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
-    CU_ASSERT_PTR_NOT_NULL(error && strstr(error, "names no domain"));
-    free(error);
-    error = NULL;
-    /* without a hypervisor (this test's xenstored) a workflow cannot start */
-    rc = maint_request(ctx, "workflow-start", "{\"type\":\"hw-remove\",\"domain\":\"xsd-5\"}",
-                       5000, &result, &error);
-    CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
-    CU_ASSERT_PTR_NOT_NULL(error && strstr(error, "hypervisor is not available"));
-    free(error);
-    error = NULL;
+    /* dom0: bad workflow arguments are refused (the schema first: a negative
+     * drain is refused, not cast to ~49 days), nothing is journalled; without
+     * a hypervisor (this test's xenstored) a workflow cannot start */
+    {
+        static const struct { const char *args, *why; } bad[] = {
+            { "{\"type\":\"teleport\",\"domain\":\"x\"}", "\"type\" is not one of" },
+            { "{\"type\":\"hw-remove\"}", "missing argument 'domain'" },
+            { "{\"type\":\"os-patch\",\"domain\":\"xsd-5\",\"patch\":\"true\",\"drain_ms\":-1}",
+              "argument 'drain_ms': -1 is not in" },
+            { "{\"type\":\"os-patch\",\"domain\":\"xsd-5\",\"pach\":\"true\"}",
+              "unknown argument 'pach'" },
+            { "{\"type\":\"hw-remove\",\"domain\":\"xsd-5\"}", "hypervisor is not available" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+            assert_refused("workflow-start", bad[i].args, bad[i].why);
+    }
     {
         g_autofree char *wdir = g_build_filename(state_dir, "workflows", NULL);
         CU_ASSERT_FALSE(g_file_test(wdir, G_FILE_TEST_EXISTS));
@@ -339,20 +350,13 @@ static void test_agent_tree_and_workflow_ops(void)
         static const struct { const char *args, *why; } bad[] = {
             { "{\"app\":\"a/b\",\"vip\":\"10.0.0.1\",\"port\":80,\"domain\":\"x\"}", "not an application name" },
             { "{\"app\":\"web\",\"vip\":\"10.0.0.300\",\"port\":80,\"domain\":\"x\"}", "not an IPv4 address" },
-            { "{\"app\":\"web\",\"vip\":\"10.0.0.1\",\"port\":0,\"domain\":\"x\"}", "not 1-65535" },
-            { "{\"app\":\"web\",\"vip\":\"10.0.0.1\",\"port\":80}", "no \"domain\"" },
+            { "{\"app\":\"web\",\"vip\":\"10.0.0.1\",\"port\":0,\"domain\":\"x\"}", "argument 'port': 0 is not in 1-65535" },
+            { "{\"app\":\"web\",\"vip\":\"10.0.0.1\",\"port\":\"80\",\"domain\":\"x\"}", "argument 'port' must be an integer" },
+            { "{\"app\":\"web\",\"vip\":\"10.0.0.1\",\"port\":80}", "missing argument 'domain'" },
             { "{\"app\":\"web\",\"vip\":\"10.0.0.1\",\"port\":80,\"domain\":\"xsd-5\"}", "no address from its agent" },
         };
-        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-            rc = maint_request(ctx, "service-add", bad[i].args, 5000, &result, &error);
-            CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
-            if (!error || !strstr(error, bad[i].why))
-                fprintf(stderr, "\nservice-add %s: '%s' lacks '%s'\n", bad[i].args,
-                        error ? error : "(none)", bad[i].why);
-            CU_ASSERT_PTR_NOT_NULL(error && strstr(error, bad[i].why));
-            free(error);
-            error = NULL;
-        }
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+            assert_refused("service-add", bad[i].args, bad[i].why);
     }
     rc = maint_request(ctx, "service-list", NULL, 5000, &result, &error);
     CU_ASSERT_EQUAL(rc, MAINT_OK);
@@ -365,8 +369,8 @@ static void test_agent_tree_and_workflow_ops(void)
 static void test_standby_requests(void)
 {
     static const struct { const char *req, *why; } bad[] = {
-        { "{\"nonce\":\"" NONCE "\",\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":-5}}", "not a positive size" },
-        { "{\"nonce\":\"" NONCE "\",\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":99999999999999999}}", "not a positive size" },
+        { "{\"nonce\":\"" NONCE "\",\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":-5}}", "argument 'kb': -5 is not in" },
+        { "{\"nonce\":\"" NONCE "\",\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":99999999999999999}}", "argument 'kb': 99999999999999999 is not in" },
         { "{\"nonce\":\"" NONCE "\",\"op\":\"mem-request\",\"args\":{\"app\":\"../x\",\"kb\":1024}}", "not an application name" },
         { "{\"nonce\":\"" NONCE "\",\"op\":\"mem-request\",\"args\":{\"app\":\"web\",\"kb\":1024}}", "only the active of a pair" },
     };
@@ -398,7 +402,8 @@ static void test_standby_requests(void)
     }
     CU_ASSERT(limited >= 5);
     /* dom0: a pair needs the hypervisor; the table is empty */
-    rc = maint_request(ctx, "standby-create", "{\"active\":\"a\",\"standby\":\"b\"}", 5000,
+    rc = maint_request(ctx, "standby-create", "{\"active\":\"a\",\"standby\":\"b\","
+                       "\"standby_min_kb\":65536,\"reserve_kb\":262144,\"stall_s\":15}", 5000,
                        &result, &error);
     CU_ASSERT_EQUAL(rc, MAINT_ERROR_REMOTE);
     CU_ASSERT_PTR_NOT_NULL(error && strstr(error, "hypervisor is not available"));
@@ -664,6 +669,25 @@ static void test_kill9_and_restart(void)
     /* a request written while the daemon is down is served after restart */
     CU_ASSERT(xs_write(xs, XBT_NULL, "/local/domain/0/xmaint/request/while-down",
                        RAW("\"op\":\"ping\""), strlen(RAW("\"op\":\"ping\""))));
+    {
+        /* journals: read as JSON, whatever the order of the start record's
+         * keys and whatever its strings hold; arguments checked again */
+        g_autofree char *wdir = g_build_filename(state_dir, "workflows", NULL);
+        g_autofree char *good = g_build_filename(wdir, "20260101-000000-os-patch-9.journal", NULL);
+        g_autofree char *bad = g_build_filename(wdir, "20260101-000000-os-patch-8.journal", NULL);
+
+        CU_ASSERT_EQUAL(g_mkdir_with_parents(wdir, 0700), 0);
+        CU_ASSERT(g_file_set_contents(good,
+            "{\"time\":1,\"event\":\"start\",\"args\":{\"type\":\"os-patch\",\"domain\":\"g9\","
+            "\"patch\":\"echo '\\\"args\\\":{}}' >/x\"},\"type\":\"os-patch\",\"domain\":\"g9\","
+            "\"substitute\":\"g9-sub\"}\n"
+            "{\"time\":2,\"event\":\"end\",\"state\":\"done\"}\n", -1, NULL));
+        CU_ASSERT(g_file_set_contents(bad,
+            "{\"time\":1,\"event\":\"start\",\"type\":\"os-patch\",\"domain\":\"g8\","
+            "\"substitute\":\"g8-sub\",\"args\":{\"type\":\"os-patch\",\"domain\":\"g8\","
+            "\"drain_ms\":-1}}\n"
+            "{\"time\":2,\"event\":\"end\",\"state\":\"done\"}\n", -1, NULL));
+    }
     daemon_start();
     CU_ASSERT(wait_for_path("/local/domain/0/xmaint/response/while-down", true, 5000));
     resp = xs_get("/local/domain/0/xmaint/response/while-down");
@@ -673,6 +697,17 @@ static void test_kill9_and_restart(void)
     CU_ASSERT_STRING_EQUAL(id_after, id_before);     /* identity is durable */
     free(id_after);
     assert_ping();
+    {
+        char *result = NULL, *error = NULL;
+
+        CU_ASSERT_EQUAL(maint_request(ctx, "workflow-list", NULL, 5000, &result, &error),
+                        MAINT_OK);
+        CU_ASSERT_PTR_NOT_NULL(result && strstr(result, "20260101-000000-os-patch-9"));
+        CU_ASSERT_PTR_NULL(result && strstr(result, "20260101-000000-os-patch-8"));
+        CU_ASSERT(log_contains("argument 'drain_ms': -1 is not in"));
+        free(result);
+        free(error);
+    }
 }
 
 static void test_clean_shutdown(void)

@@ -3,9 +3,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
+#include <yajl/yajl_tree.h>
 
 #include "unit.h"
 #include "schema.h"
+
+/* A request's args as JSON text (g_free), or "(none)". */
+static char *args_text(const maint__request *req)
+{
+    maint__json *j;
+    char *t, *out;
+
+    if (!req->args)
+        return g_strdup("(none)");
+    j = maint__json_new();
+    maint__json_tree(j, req->args);
+    t = maint__json_finish(j);
+    out = g_strdup(t);
+    free(t);
+    return out;
+}
 
 /* tests/data/request/<case>.in is a request value; <case>.out the verdict. */
 static char *request_verdict(const char *buf, size_t len)
@@ -14,9 +31,10 @@ static char *request_verdict(const char *buf, size_t len)
     char *err = NULL, *v;
     int rc = maint__request_parse(buf, len, &req, &err);
 
-    if (rc == MAINT_OK)
-        v = g_strdup_printf("ok op=%s args=%s", req.op, req.args_json ? req.args_json : "(none)");
-    else
+    if (rc == MAINT_OK) {
+        g_autofree char *a = args_text(&req);
+        v = g_strdup_printf("ok op=%s args=%s", req.op, a);
+    } else
         v = g_strdup_printf("error %s: %s", maint_strerror(rc), err);
     maint__request_dispose(&req);
     free(err);
@@ -26,6 +44,86 @@ static char *request_verdict(const char *buf, size_t len)
 static void test_parse_cases(void)
 {
     CU_ASSERT(unit_each_case("request", request_verdict) >= 10);
+}
+
+/*
+ * tests/data/args/<case>.in is a request value; <case>.out the verdict of
+ * its arguments against the op's schema: the typed values (as JSON, in
+ * schema order) or the refusal.  client-*: what the real clients send
+ * (xl-maint, xmaint-agent, examples/), each accepted.
+ */
+static char *args_verdict(const char *buf, size_t len)
+{
+    maint__request req;
+    maint__args args;
+    char *err = NULL, *v;
+    int rc = maint__request_parse(buf, len, &req, &err);
+
+    maint__args_init(&args);
+    if (rc == MAINT_OK)
+        rc = maint__args_parse(req.op, req.args, &args, &err);
+    if (rc == MAINT_OK) {
+        char *t = maint__args_to_json(&args);
+        v = g_strdup_printf("ok %s %s", req.op, t ? t : "(no memory)");
+        free(t);
+    } else {
+        v = g_strdup_printf("error %s: %s", maint_strerror(rc), err);
+    }
+    maint__args_dispose(&args);
+    maint__args_dispose(&args);     /* idempotent */
+    maint__request_dispose(&req);
+    free(err);
+    return v;
+}
+
+static void test_args_cases(void)
+{
+    CU_ASSERT(unit_each_case("args", args_verdict) >= 20);
+}
+
+/* Every op that has a schema is one the daemon serves, and every key of
+ * every schema is sane (typed accessors find what the parse set). */
+static void test_args_schema(void)
+{
+    static const char *const with_args[] = {
+        "workflow-start", "workflow-abort", "service-add", "service-remove",
+        "standby-create", "standby-destroy", "mem-request", "mem-release", "app-fault",
+    };
+    static const char *const without[] = {
+        "ping", "list", "host-info", "workflow-list", "service-list", "standby-show",
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(with_args); i++) {
+        const maint__op_args_schema *s = maint__op_args_schema_find(with_args[i]);
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        for (unsigned k = 0; k < s->nr; k++) {
+            CU_ASSERT(s->keys[k].min <= s->keys[k].max);
+            CU_ASSERT(s->keys[k].type != MAINT__ARG_INT || s->keys[k].min >= 0);
+            CU_ASSERT(s->keys[k].type != MAINT__ARG_STRV || s->keys[k].item_max > 0);
+        }
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(without); i++)
+        CU_ASSERT_PTR_NULL(maint__op_args_schema_find(without[i]));
+    {
+        static const char req[] = "{\"op\":\"mem-request\",\"args\":{\"kb\":4096,\"app\":\"db\"}}";
+        const char *none[1];
+        maint__request r;
+        maint__args a;
+        char *err = NULL;
+
+        CU_ASSERT_EQUAL_FATAL(maint__request_parse(req, strlen(req), &r, &err), MAINT_OK);
+        CU_ASSERT_EQUAL_FATAL(maint__args_parse(r.op, r.args, &a, &err), MAINT_OK);
+        maint__request_dispose(&r);         /* the values are the args' own */
+        CU_ASSERT_STRING_EQUAL(maint__args_str(&a, "app"), "db");
+        CU_ASSERT_EQUAL(maint__args_int(&a, "kb", -1), 4096);
+        /* a key of another type, or not in the schema: not given */
+        CU_ASSERT_PTR_NULL(maint__args_str(&a, "kb"));
+        CU_ASSERT_EQUAL(maint__args_int(&a, "app", -1), -1);
+        CU_ASSERT_EQUAL(maint__args_strv(&a, "app", none, 1), 0);
+        CU_ASSERT_PTR_NULL(maint__args_str(&a, "nope"));
+        maint__args_dispose(&a);
+    }
 }
 
 static void test_parse_limits(void)
@@ -96,7 +194,10 @@ static void test_format_roundtrip(void)
     CU_ASSERT_EQUAL(maint__request_parse(req, strlen(req), &r, &err), MAINT_OK);
     CU_ASSERT_STRING_EQUAL(r.op, "host-info");
     CU_ASSERT_STRING_EQUAL(r.nonce, nonce);
-    CU_ASSERT_STRING_EQUAL(r.args_json, "{\"k\":[1,2]}");
+    {
+        g_autofree char *a = args_text(&r);
+        CU_ASSERT_STRING_EQUAL(a, "{\"k\":[1,2]}");
+    }
     maint__request_dispose(&r);
 
     CU_ASSERT_STRING_EQUAL(ok, "{\"status\":\"ok\",\"nonce\":\"0123456789abcdef"
@@ -170,6 +271,8 @@ void suite_request_register(void)
     CU_pSuite s = CU_add_suite("request", NULL, NULL);
 
     CU_add_test(s, "parse cases (tests/data/request)", test_parse_cases);
+    CU_add_test(s, "argument cases (tests/data/args)", test_args_cases);
+    CU_add_test(s, "argument schemas and accessors", test_args_schema);
     CU_add_test(s, "size limits and garbage", test_parse_limits);
     CU_add_test(s, "request ids", test_ids);
     CU_add_test(s, "format and parse round trip", test_format_roundtrip);
