@@ -13,6 +13,8 @@ dom_json() { # JSON NAME
 field() { # OBJECT KEY
 	sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$1"
 }
+# A fresh request nonce (protocol 2: 32 hex digits, echoed in the answer).
+nonce() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # Write a request as dom0 and print the response once it is there.
 request() { # ID VALUE
 	xenstore-write "/local/domain/0/xmaint/request/$1" "$2"
@@ -71,19 +73,24 @@ check_guest_published() {
 }
 
 check_requests() {
-	local r
-	r=$(request s1 '{"op":"list"}'); echo "$r"
+	local r n
+	n=$(nonce)
+	r=$(request s1 '{"op":"list","nonce":"'"$n"'"}'); echo "$r"
 	grep -q '"status":"ok"' <<<"$r"
+	grep -q "\"nonce\":\"$n\"" <<<"$r"
 	grep -q '"name":"xm-pv"' <<<"$r"
-	r=$(request s2 '{"op":"host-info"}'); echo "$r"
+	r=$(request s2 '{"op":"host-info","nonce":"'"$(nonce)"'"}'); echo "$r"
 	grep -q '"xen_version":"4.17' <<<"$r"
 	grep -q '"nr_cpus":2' <<<"$r"
-	r=$(request s3 '{"op":"no-such-op"}'); echo "$r"
+	r=$(request s3 '{"op":"no-such-op","nonce":"'"$(nonce)"'"}'); echo "$r"
 	grep -q '"status":"error".*unknown operation' <<<"$r"
 	r=$(request s4 'not json at all'); echo "$r"
 	grep -q '"status":"error"' <<<"$r"
-	r=$(request s5 '{"op":"ping"}'); echo "$r"
+	r=$(request s5 '{"op":"ping","nonce":"'"$(nonce)"'"}'); echo "$r"
 	grep -q '"pong":true' <<<"$r"
+	# a client of protocol 1 (no nonce) is told so, not left waiting
+	r=$(request s6 '{"op":"ping"}'); echo "$r"
+	grep -q '"status":"error".*nonce.*protocol 2' <<<"$r"
 	# the front end: a request through libmaint, host information
 	xl-maint request ping | grep -q '"pong":true'
 	xl-maint host --json | grep -q '"virt_caps":\["pv","hvm"'
