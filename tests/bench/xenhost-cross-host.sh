@@ -54,7 +54,7 @@ probe_stop() {
 setup() {
 	xh_on a start_xmaintd "$LOG"
 	xh_on b start_xmaintd "$LOG"
-	XH_GUEST_EXTRA="xh_ip=$IP xh_hostwatch" xh_guest_create "$G" pvh 192 'vif = [ "bridge=xenbr0" ]' "$LEVEL" 'cpus = "1"'
+	XH_GUEST_EXTRA="xh_ip=$IP xh_hostwatch" xh_guest_create "$G" pvh 128 'vif = [ "bridge=xenbr0" ]' "$LEVEL" 'cpus = "1"'
 	xh_wait_for 60 agent_ready "$G"
 	xh_wait_for 30 app_running "$G" web
 }

@@ -89,7 +89,11 @@ echo "test-xenhost: images ready after $(($(date +%s) - t0))s"
 
 stage=$(mktemp -d -t xmaint-stage.XXXXXX) || hard "mktemp failed"
 trap 'rm -rf -- "$stage" "$stage.log" "$stage.guest" "$stage.cleanup"' EXIT
-"$here/stage.sh" "$builddir" "$stage"
+# one staging at a time per build tree: test-xenhost.sh and test-xenhost-2.sh
+# run side by side under make -j (their QEMUs wait for each other anyway),
+# and two `make install`s in one build tree could relink the same files
+mkdir -p "$builddir/tests/xenhost"
+(flock 9 && "$here/stage.sh" "$builddir" "$stage") 9>"$builddir/tests/xenhost/.stage.lock"
 case $? in
 0) ;;
 77) skip "the patched hvmloader cannot be built here (see above)" ;;

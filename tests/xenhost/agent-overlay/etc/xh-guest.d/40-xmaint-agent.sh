@@ -25,7 +25,7 @@ for a in $(sed -n 's/.*xh_apps=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' '); do
 	cp "/etc/xmaint/apps-extra/$a.conf" /etc/xmaint/apps/ || echo "xh-agent: no application $a"
 done
 if grep -q xh_hostwatch /proc/cmdline; then
-	xmaint-agent --host --follow --interval 50 | while read -r l; do echo "XH-HOSTID $l"; done >/dev/console 2>&1 &
+	xmaint-agent --host --follow --interval 100 | while read -r l; do echo "XH-HOSTID $l"; done >/dev/console 2>&1 &
 fi
 xmaint-agent >/var/log/xmaint-agent.log 2>&1 &
 echo "xh-agent: d$d agent started (pid $!)"
