@@ -178,7 +178,10 @@ xh_guest_cfg() {
 			echo "extra = \"console=hvc0 quiet xh_name=$name${XH_GUEST_EXTRA:+ $XH_GUEST_EXTRA}\""
 			;;
 		hvm)
-			echo "extra = \"console=ttyS0 quiet xen_emul_unplug=never xh_name=$name${XH_GUEST_EXTRA:+ $XH_GUEST_EXTRA}\""
+			# XH_HVM_UNPLUG: Linux's xen_emul_unplug (never: the emulated
+			# NICs and disks stay, as the hiding scenarios need; all: the PV
+			# drivers take over, as on a production PVHVM guest)
+			echo "extra = \"console=ttyS0 quiet xen_emul_unplug=${XH_HVM_UNPLUG:-never} xh_name=$name${XH_GUEST_EXTRA:+ $XH_GUEST_EXTRA}\""
 			echo "device_model_version = \"qemu-xen\""
 			echo "serial = \"file:/var/log/xen/console/$name.serial\""
 			echo "vnc = 0"
