@@ -787,6 +787,114 @@ static void usage(FILE *f, int code)
     exit(code);
 }
 
+/* --fault APP LEVEL: tell xmaintd, print its answer; the exit status. */
+static int report_fault(const char *app, const char *level)
+{
+    char args[128], *answer = NULL;
+    int rc;
+
+    if (!agent_name_ok(app))
+        usage(stderr, 1);
+    snprintf(args, sizeof(args), "{\"app\":\"%s\",\"level\":\"%s\"}", app, level);
+    rc = daemon_request("app-fault", args, 10000, &answer);
+    printf("%s\n", answer ? answer : "no answer from xmaintd");
+    rc = rc == 0 && answer && strstr(answer, "\"status\":\"ok\"") ? 0 : 1;
+    free(answer);
+    return rc;
+}
+
+/* Wait for the tree xmaintd makes, announce the agent and its applications,
+ * start them unless this domain is a substitute (or autostart is off). */
+static void announce(bool autostart)
+{
+    char *v;
+    unsigned len, i;
+
+    /* xmaintd creates ~/xmaint/agent for us; wait for it */
+    for (i = 0; i < 600 && !stop_flag; i++) {
+        char p[128];
+        snprintf(p, sizeof(p), MAINT_XS_AGENT_FMT, domid);
+        if ((v = xs_read(xs, XBT_NULL, p, &len))) {
+            free(v);
+            break;
+        }
+        if (i == 0)
+            logmsg("waiting for xmaintd to create %s", p);
+        sleep(1);
+    }
+    snprintf(state_path, sizeof(state_path), MAINT_XS_AGENT_STATE_FMT, domid);
+    snprintf(beat_path, sizeof(beat_path), MAINT_XS_AGENT_HEARTBEAT_FMT, domid);
+    put(state_path, "starting");
+    {
+        char p[128];
+        snprintf(p, sizeof(p), MAINT_XS_AGENT_VERSION_FMT, domid);
+        put(p, PACKAGE_VERSION);
+    }
+    for (i = 0; i < napps; i++) {
+        adopt(&apps[i]);
+        publish_app(&apps[i]);
+    }
+    publish_addr();
+    /* A substitute starts nothing by itself: xmaintd moves applications in. */
+    {
+        char p[128];
+        snprintf(p, sizeof(p), MAINT_XS_ROLE_FMT, domid);
+        if ((v = xs_read(xs, XBT_NULL, p, &len))) {
+            if (v[0]) {
+                logmsg("this domain's role is %.32s: applications wait for xmaintd", v);
+                autostart = false;
+            }
+            free(v);
+        }
+    }
+    for (i = 0; autostart && i < napps; i++) {
+        char *err = NULL;
+
+        if (!apps[i].pid && app_start(&apps[i], &err) < 0) {
+            logmsg("%s", err ? err : "start failed");
+            free(err);
+        }
+    }
+    put(state_path, "ready");
+    logmsg("d%u ready, %u application(s)", domid, napps);
+}
+
+/*
+ * Commands are polled every 100 ms rather than watched: a watch makes
+ * libxenstore start a reader thread, and one connection, synchronous,
+ * is all this small static program needs.
+ */
+static void serve_loop(void)
+{
+    unsigned i, beat = 0;
+    time_t last_beat = 0;
+
+    while (!stop_flag) {
+        time_t now;
+
+        poll(NULL, 0, 100);
+        scan_control();
+        reap();
+        now = time(NULL);
+        if (now != last_beat) {
+            char b[32];
+            last_beat = now;
+            snprintf(b, sizeof(b), "%u", ++beat);
+            put(beat_path, b);
+            if (beat % 5 == 0)
+                publish_addr();
+            if (beat % 2 == 0)
+                check_tree();
+            /* running protected applications keep asking until granted
+             * (a pair may be made after they started) */
+            for (i = 0; i < napps; i++)
+                if (apps[i].pid && apps[i].memory_kb && !apps[i].granted &&
+                    beat % (apps[i].asks < 6 ? 10 : 60) == 0)
+                    ask_memory(&apps[i]);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -807,9 +915,8 @@ int main(int argc, char **argv)
     char *end;
     const char *fault_app = NULL;
     char *v;
-    unsigned len, i, beat = 0;
+    unsigned len, i;
     int c;
-    time_t last_beat = 0;
 
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -880,96 +987,13 @@ int main(int argc, char **argv)
         return 0;
     }
     if (fault_app) {
-        char args[128], *answer = NULL;
-        int rc;
+        int rc = report_fault(fault_app, argv[optind]);
 
-        if (!agent_name_ok(fault_app))
-            usage(stderr, 1);
-        snprintf(args, sizeof(args), "{\"app\":\"%s\",\"level\":\"%s\"}", fault_app,
-                 argv[optind]);
-        rc = daemon_request("app-fault", args, 10000, &answer);
-        printf("%s\n", answer ? answer : "no answer from xmaintd");
-        rc = rc == 0 && answer && strstr(answer, "\"status\":\"ok\"") ? 0 : 1;
-        free(answer);
         xs_close(xs);
         return rc;
     }
-    /* xmaintd creates ~/xmaint/agent for us; wait for it */
-    for (i = 0; i < 600 && !stop_flag; i++) {
-        char p[128];
-        snprintf(p, sizeof(p), MAINT_XS_AGENT_FMT, domid);
-        if ((v = xs_read(xs, XBT_NULL, p, &len))) {
-            free(v);
-            break;
-        }
-        if (i == 0)
-            logmsg("waiting for xmaintd to create %s", p);
-        sleep(1);
-    }
-    snprintf(state_path, sizeof(state_path), MAINT_XS_AGENT_STATE_FMT, domid);
-    snprintf(beat_path, sizeof(beat_path), MAINT_XS_AGENT_HEARTBEAT_FMT, domid);
-    put(state_path, "starting");
-    {
-        char p[128];
-        snprintf(p, sizeof(p), MAINT_XS_AGENT_VERSION_FMT, domid);
-        put(p, PACKAGE_VERSION);
-    }
-    for (i = 0; i < napps; i++) {
-        adopt(&apps[i]);
-        publish_app(&apps[i]);
-    }
-    publish_addr();
-    /* A substitute starts nothing by itself: xmaintd moves applications in. */
-    {
-        char p[128];
-        snprintf(p, sizeof(p), MAINT_XS_ROLE_FMT, domid);
-        if ((v = xs_read(xs, XBT_NULL, p, &len))) {
-            if (v[0]) {
-                logmsg("this domain's role is %.32s: applications wait for xmaintd", v);
-                autostart = false;
-            }
-            free(v);
-        }
-    }
-    for (i = 0; autostart && i < napps; i++) {
-        char *err = NULL;
-
-        if (!apps[i].pid && app_start(&apps[i], &err) < 0) {
-            logmsg("%s", err ? err : "start failed");
-            free(err);
-        }
-    }
-    put(state_path, "ready");
-    logmsg("d%u ready, %u application(s)", domid, napps);
-    /*
-     * Commands are polled every 100 ms rather than watched: a watch makes
-     * libxenstore start a reader thread, and one connection, synchronous,
-     * is all this small static program needs.
-     */
-    while (!stop_flag) {
-        time_t now;
-
-        poll(NULL, 0, 100);
-        scan_control();
-        reap();
-        now = time(NULL);
-        if (now != last_beat) {
-            char b[32];
-            last_beat = now;
-            snprintf(b, sizeof(b), "%u", ++beat);
-            put(beat_path, b);
-            if (beat % 5 == 0)
-                publish_addr();
-            if (beat % 2 == 0)
-                check_tree();
-            /* running protected applications keep asking until granted
-             * (a pair may be made after they started) */
-            for (i = 0; i < napps; i++)
-                if (apps[i].pid && apps[i].memory_kb && !apps[i].granted &&
-                    beat % (apps[i].asks < 6 ? 10 : 60) == 0)
-                    ask_memory(&apps[i]);
-        }
-    }
+    announce(autostart);
+    serve_loop();
     put(state_path, "stopped");
     xs_close(xs);
     return 0;

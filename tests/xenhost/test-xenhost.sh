@@ -102,9 +102,10 @@ esac
 
 guest_overlay=$stage.guest
 
-# survivors LOG: the processes whose command line names LOG (the QEMUs of a
-# run write their consoles there; so does the harness's tail)
-survivors() { pgrep -af -- "$1" | grep -v "pgrep" || true; }
+# survivors LOG: print the processes whose command line names LOG (the
+# QEMUs of a run write their consoles there; so does the harness's tail);
+# nothing when none is left (pgrep never lists itself)
+survivors() { pgrep -af -- "$1"; }
 
 # The harness's clean-up on its three other exit paths, two hosts each time:
 # a scenario that fails at once, Ctrl-C once both hosts are up, the overall
