@@ -14,7 +14,8 @@ int main(void)
     maint_domain_info *list = NULL;
     maint_ctx *ctx = NULL;
     char *result = NULL, *error = NULL;
-    int nr = 0, rc, i;
+    unsigned nr = 0, i;
+    int rc;
 
     rc = maint_ctx_open(&ctx, (xentoollog_logger *)lg, 0);
     if (rc) {

@@ -8,6 +8,7 @@
  * unsigned.  The rule is documented in xenstore-schema/xenstore-paths.md
  * ("Operation arguments").
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_tree.h>
@@ -373,4 +374,162 @@ char *maint__args_to_json(const maint__args *a)
     }
     maint__json_map_close(j);
     return maint__json_finish(j);
+}
+
+/* ---- Building arguments (clients) ---------------------------------------- */
+
+int maint__args_new_for(const char *op, maint__args *a_r)
+{
+    const maint__op_args_schema *s = maint__op_args_schema_find(op);
+
+    maint__args_init(a_r);
+    if (!s)
+        return MAINT_ERROR_INVAL;
+    a_r->val = calloc(s->nr, sizeof(*a_r->val));
+    if (!a_r->val)
+        return MAINT_ERROR_NOMEM;
+    a_r->schema = s;
+    return MAINT_OK;
+}
+
+/* key's spec and value slot in a, if the schema has key with type t;
+ * else NULL with *err_r set. */
+static maint__arg_value *slot_of(maint__args *a, const char *key, maint__arg_type t,
+                                 const maint__arg_spec **spec_r, char **err_r)
+{
+    for (unsigned i = 0; a->schema && i < a->schema->nr; i++)
+        if (!strcmp(a->schema->keys[i].key, key)) {
+            *spec_r = &a->schema->keys[i];
+            if (a->schema->keys[i].type == t)
+                return &a->val[i];
+            *err_r = maint__sprintf("%s: argument '%s' must be %s", a->schema->op, key,
+                                    type_name(a->schema->keys[i].type));
+            return NULL;
+        }
+    *err_r = maint__sprintf("%s: unknown argument '%.32s'",
+                            a->schema ? a->schema->op : "?", key);
+    return NULL;
+}
+
+int maint__args_set_str(maint__args *a, const char *key, const char *s, char **err_r)
+{
+    const maint__arg_spec *spec = NULL;
+    maint__arg_value *v = slot_of(a, key, MAINT__ARG_STR, &spec, err_r);
+    char *copy;
+
+    if (!v)
+        return MAINT_ERROR_INVAL;
+    if (!s) {
+        *err_r = maint__sprintf("%s: argument '%s' must be %s", a->schema->op, key,
+                                type_name(spec->type));
+        return MAINT_ERROR_INVAL;
+    }
+    if ((*err_r = check_len(a->schema->op, key, "a string", s, spec->min, spec->max)))
+        return MAINT_ERROR_INVAL;
+    if (!(copy = strdup(s)))
+        return MAINT_ERROR_NOMEM;
+    free(v->s);
+    v->s = copy;
+    v->set = true;
+    return MAINT_OK;
+}
+
+int maint__args_set_int(maint__args *a, const char *key, long long i, char **err_r)
+{
+    const maint__arg_spec *spec = NULL;
+    maint__arg_value *v = slot_of(a, key, MAINT__ARG_INT, &spec, err_r);
+
+    if (!v)
+        return MAINT_ERROR_INVAL;
+    if (i < spec->min || i > spec->max) {
+        *err_r = maint__sprintf("%s: argument '%s': %lld is not in %lld-%lld",
+                                a->schema->op, key, i, spec->min, spec->max);
+        return MAINT_ERROR_INVAL;
+    }
+    v->i = i;
+    v->set = true;
+    return MAINT_OK;
+}
+
+int maint__args_add_str(maint__args *a, const char *key, const char *s, char **err_r)
+{
+    const maint__arg_spec *spec = NULL;
+    maint__arg_value *v = slot_of(a, key, MAINT__ARG_STRV, &spec, err_r);
+    char **grown, *copy;
+
+    if (!v)
+        return MAINT_ERROR_INVAL;
+    if ((long long)v->n + 1 > spec->max) {
+        *err_r = maint__sprintf("%s: argument '%s': %u items (%lld-%lld allowed)",
+                                a->schema->op, key, v->n + 1, spec->min, spec->max);
+        return MAINT_ERROR_INVAL;
+    }
+    if (!s) {
+        *err_r = maint__sprintf("%s: argument '%s' must be %s", a->schema->op, key,
+                                type_name(spec->type));
+        return MAINT_ERROR_INVAL;
+    }
+    if ((*err_r = check_len(a->schema->op, key, "an item", s, 1, (long long)spec->item_max)))
+        return MAINT_ERROR_INVAL;
+    grown = realloc(v->v, (v->n + 2) * sizeof(*v->v));
+    if (!grown)
+        return MAINT_ERROR_NOMEM;
+    v->v = grown;
+    if (!(copy = strdup(s)))
+        return MAINT_ERROR_NOMEM;
+    v->v[v->n++] = copy;
+    v->v[v->n] = NULL;
+    v->set = true;
+    return MAINT_OK;
+}
+
+bool maint__args_has(const maint__args *a, const char *key)
+{
+    for (unsigned i = 0; a->schema && a->val && i < a->schema->nr; i++)
+        if (!strcmp(a->schema->keys[i].key, key))
+            return a->val[i].set;
+    return false;
+}
+
+char *maint__args_to_checked_json(const maint__args *a, char **err_r)
+{
+    char *json = maint__args_to_json(a);
+    yajl_val tree = json ? maint__json_parse(json, strlen(json)) : NULL;
+    maint__args back;
+
+    *err_r = NULL;
+    if (!tree) {
+        free(json);
+        *err_r = strdup("out of memory");
+        return NULL;
+    }
+    /* the daemon's own check, here: a missing required key is named */
+    if (maint__args_parse(a->schema->op, tree, &back, err_r) != MAINT_OK) {
+        free(json);
+        json = NULL;
+    }
+    maint__args_dispose(&back);
+    yajl_tree_free(tree);
+    return json;
+}
+
+int maint__args_build(maint__args *a_r, const char *op, char **err_r, ...)
+{
+    const char *key;
+    va_list ap;
+    int rc;
+
+    *err_r = NULL;
+    rc = maint__args_new_for(op, a_r);
+    va_start(ap, err_r);
+    while (!rc && (key = va_arg(ap, const char *))) {
+        if (key[0] == 'i' && key[1] == ':')
+            rc = maint__args_set_int(a_r, key + 2, va_arg(ap, long long), err_r);
+        else if (key[0] == 's' && key[1] == ':')
+            rc = maint__args_set_str(a_r, key + 2, va_arg(ap, const char *), err_r);
+        else
+            rc = MAINT_ERROR_INVAL;
+    }
+    va_end(ap);
+    return rc;
 }

@@ -251,3 +251,38 @@ MAINT_EXPORT int maint_daemon_status_get(maint_ctx *ctx, unsigned timeout_ms,
     }
     return MAINT_OK;
 }
+
+/* ---- Typed calls --------------------------------------------------------- */
+
+int maint__call(maint_ctx *ctx, const char *op, const maint__args *args,
+                unsigned timeout_ms, struct yajl_val_s **result_r, char **error_r)
+{
+    char *args_json = NULL, *result = NULL, *error = NULL, *why = NULL;
+    int rc;
+
+    *result_r = NULL;
+    if (error_r)
+        *error_r = NULL;
+    if (!ctx)
+        return MAINT_ERROR_INVAL;
+    if (args && !(args_json = maint__args_to_checked_json(args, &why)))
+        return maint__refuse_here(ctx, MAINT_ERROR_INVAL, why, error_r);
+    rc = maint_request(ctx, op, args_json, timeout_ms, &result, &error);
+    if (rc == MAINT_ERROR_REMOTE) {
+        LOG(ctx->lg, ERROR, "xmaintd refused '%s': %s", op, error);
+        if (error_r) {
+            *error_r = error;
+            error = NULL;
+        }
+    } else if (rc == MAINT_OK) {
+        *result_r = maint__json_parse(result, strlen(result));
+        if (!*result_r) {
+            LOG(ctx->lg, ERROR, "the answer to '%s' is not JSON", op);
+            rc = MAINT_ERROR_PROTOCOL;
+        }
+    }
+    free(args_json);
+    free(result);
+    free(error);
+    return rc;
+}

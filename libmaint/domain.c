@@ -41,9 +41,9 @@ MAINT_EXPORT void maint_domain_info_dispose(maint_domain_info *info)
     maint_domain_info_init(info);
 }
 
-MAINT_EXPORT void maint_domain_list_free(maint_domain_info *list, int nr)
+MAINT_EXPORT void maint_domain_list_free(maint_domain_info *list, unsigned nr)
 {
-    int i;
+    unsigned i;
 
     if (!list)
         return;
@@ -53,13 +53,18 @@ MAINT_EXPORT void maint_domain_list_free(maint_domain_info *list, int nr)
 }
 
 MAINT_EXPORT int maint_domain_list(maint_ctx *ctx, maint_domain_info **list_r,
-                                   int *nr_r)
+                                   unsigned *nr_r)
 {
+    int n = 0, rc;
+
     if (!ctx || !list_r || !nr_r)
         return MAINT_ERROR_INVAL;
     *list_r = NULL;
     *nr_r = 0;
-    return ctx->port.ops->domain_list(ctx->port.priv, list_r, nr_r);
+    rc = ctx->port.ops->domain_list(ctx->port.priv, list_r, &n);
+    if (rc == MAINT_OK)
+        *nr_r = n > 0 ? (unsigned)n : 0;   /* the port's count is an int */
+    return rc;
 }
 
 MAINT_EXPORT int maint_domain_info_get(maint_ctx *ctx, uint32_t domid,
@@ -75,7 +80,8 @@ MAINT_EXPORT int maint_domain_lookup(maint_ctx *ctx, const char *name_or_id,
                                      uint32_t *domid_r)
 {
     maint_domain_info *list = NULL;
-    int nr = 0, i, rc;
+    unsigned nr = 0, i;
+    int rc;
     char *end;
     unsigned long id;
 
@@ -148,10 +154,10 @@ static void gen_domain(maint__json *j, const maint_domain_info *d)
     maint__json_map_close(j);
 }
 
-MAINT_EXPORT char *maint_domain_list_to_json(const maint_domain_info *list, int nr)
+MAINT_EXPORT char *maint_domain_list_to_json(const maint_domain_info *list, unsigned nr)
 {
     maint__json *j = maint__json_new();
-    int i;
+    unsigned i;
 
     if (!j)
         return NULL;
@@ -171,7 +177,7 @@ int maint__domain_list_json(maint__port *port, char **json_r)
     rc = port->ops->domain_list(port->priv, &list, &nr);
     if (rc)
         return rc;
-    *json_r = maint_domain_list_to_json(list, nr);
-    maint_domain_list_free(list, nr);
+    *json_r = maint_domain_list_to_json(list, nr > 0 ? (unsigned)nr : 0);
+    maint_domain_list_free(list, nr > 0 ? (unsigned)nr : 0);
     return *json_r ? MAINT_OK : MAINT_ERROR_NOMEM;
 }

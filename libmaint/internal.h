@@ -191,6 +191,33 @@ struct yajl_val_s;                /* <yajl/yajl_tree.h>'s yajl_val */
 /* Serialise a parsed yajl tree (or subtree) into j. */
 void maint__json_tree(maint__json *j, struct yajl_val_s *v);
 
+/* Parse JSON text (len bytes, no NUL needed) into a tree (yajl_tree_free),
+ * or NULL when it is not well-formed. */
+struct yajl_val_s *maint__json_parse(const char *text, size_t len);
+/* A tree's (or subtree's) compact text, malloc'd (free()), or NULL. */
+char *maint__json_text(struct yajl_val_s *v);
+
+/*
+ * A table of an object's fields, read strictly into a C struct (libxl's
+ * IDL in miniature): each key's type is checked, a required key must be
+ * there, an optional string may be null; other keys are ignored (a newer
+ * peer may add some).  STR stores a malloc'd copy (char *), UINT a
+ * uint64_t (negative refused), BOOL a bool.
+ */
+typedef enum maint__jtype { MAINT__J_STR, MAINT__J_UINT, MAINT__J_BOOL } maint__jtype;
+
+typedef struct maint__jfield {
+    const char *key;
+    maint__jtype type;
+    bool required;
+    size_t offset;                /* offsetof() the member */
+} maint__jfield;
+
+/* Fill base from obj; MAINT_ERROR_PROTOCOL (logged, naming `what` and the
+ * key) for a missing or mistyped field, MAINT_ERROR_NOMEM. */
+int maint__json_fields(xentoollog_logger *lg, const char *what, struct yajl_val_s *obj,
+                       const maint__jfield *fields, unsigned nr, void *base);
+
 /* ---- The request protocol (xenstore-schema/xenstore-paths.md) ---------- */
 
 #define MAINT_NONCE_LEN 32        /* hex digits of a request's nonce */
@@ -306,6 +333,64 @@ unsigned maint__args_strv(const maint__args *a, const char *key, const char **ou
                           unsigned max);
 /* The given arguments as a JSON object, in schema order.  malloc'd. */
 char *maint__args_to_json(const maint__args *a);
+
+/*
+ * Building arguments on the client's side, checked as the daemon checks
+ * them (a typed call refuses what xmaintd would refuse, before sending).
+ * new_for: *a_r with op's schema and nothing set (MAINT_ERROR_INVAL: op has
+ * no schema).  Setters return MAINT_ERROR_INVAL with *err_r (malloc'd)
+ * naming the key for a key not in the schema, a value of another type or
+ * out of its bounds; add_str appends one item to an array.
+ */
+int maint__args_new_for(const char *op, maint__args *a_r);
+int maint__args_set_str(maint__args *a, const char *key, const char *s, char **err_r);
+int maint__args_set_int(maint__args *a, const char *key, long long i, char **err_r);
+int maint__args_add_str(maint__args *a, const char *key, const char *s, char **err_r);
+bool maint__args_has(const maint__args *a, const char *key);
+/* new_for and setters in one: after err_r, pairs "s:KEY", const char * or
+ * "i:KEY", long long, then NULL.  On failure a_r still needs disposing. */
+int maint__args_build(maint__args *a_r, const char *op, char **err_r, ...);
+/* The arguments as JSON after the full check maint__args_parse makes
+ * (required keys); NULL with *err_r (malloc'd) when they fail it. */
+char *maint__args_to_checked_json(const maint__args *a, char **err_r);
+
+/*
+ * A typed call: op with args (NULL: none), checked here first
+ * (maint__args_to_checked_json), sent with maint_request; on MAINT_OK
+ * *result_r is the parsed result (yajl_tree_free), on MAINT_ERROR_INVAL
+ * (refused here) or MAINT_ERROR_REMOTE (refused by xmaintd) *error_r (if
+ * error_r) holds the reason (malloc'd).  Every refusal is logged once.
+ */
+int maint__call(maint_ctx *ctx, const char *op, const maint__args *args,
+                unsigned timeout_ms, struct yajl_val_s **result_r, char **error_r);
+
+/* A refusal made on the client's side: log why once, hand it to *error_r
+ * (if error_r; else free it); returns rc. */
+int maint__refuse_here(maint_ctx *ctx, int rc, char *why, char **error_r);
+
+/* maint__call with arguments a built with build_rc (why: the builder's
+ * reason): refused here when build_rc, else sent.  Disposes of a (NULL:
+ * no arguments). */
+int maint__call_built(maint_ctx *ctx, const char *op, maint__args *a, int build_rc,
+                      char *why, unsigned timeout_ms, struct yajl_val_s **result_r,
+                      char **error_r);
+
+/* Result objects in arrays (api-common.c). */
+typedef void *maint__item_parse_fn(xentoollog_logger *lg, struct yajl_val_s *obj, int *rc_r);
+typedef void maint__item_free_fn(void *item);
+typedef const char *maint__item_json_fn(const void *item);
+/* Each element of arr parsed: *list_r (nr_r items) or a MAINT_ERROR_* code
+ * (logged; nothing left allocated). */
+int maint__parse_array(xentoollog_logger *lg, const char *what, struct yajl_val_s *arr,
+                       maint__item_parse_fn *parse, maint__item_free_fn *free_fn,
+                       void ***list_r, unsigned *nr_r);
+/* A JSON array of the items' texts.  malloc'd. */
+char *maint__json_array_raw(void *const *items, unsigned nr, maint__item_json_fn *text);
+
+/* A workflow's state object from its JSON (api-workflow.c); NULL with
+ * *rc_r a MAINT_ERROR_* code (logged) when it does not parse. */
+maint_workflow_info *maint__workflow_info_parse(xentoollog_logger *lg,
+                                                struct yajl_val_s *obj, int *rc_r);
 
 /* Build the request text for op/args_json/nonce.  malloc'd (free()), or NULL. */
 char *maint__request_format(const char *op, const char *args_json, const char *nonce);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
+#include <yajl/yajl_tree.h>
 
 #include "internal.h"
 
@@ -177,4 +178,99 @@ int maint__json_validate(const char *text, size_t len, size_t max_len,
     }
     yajl_free(h);
     return rc;
+}
+
+/* ---- Typed reading of trusted-format answers --------------------------- */
+
+yajl_val maint__json_parse(const char *text, size_t len)
+{
+    char *copy = malloc(len + 1);
+    yajl_val v;
+
+    if (!copy)
+        return NULL;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    v = yajl_tree_parse(copy, NULL, 0);
+    free(copy);
+    return v;
+}
+
+char *maint__json_text(yajl_val v)
+{
+    maint__json *j = maint__json_new();
+
+    if (!j)
+        return NULL;
+    maint__json_tree(j, v);
+    return maint__json_finish(j);
+}
+
+static const char *jtype_name(maint__jtype t)
+{
+    switch (t) {
+    case MAINT__J_UINT: return "a non-negative integer";
+    case MAINT__J_BOOL: return "true or false";
+    default: return "a string";
+    }
+}
+
+/* Store v (of f's type) at base + f->offset; false when v has another type. */
+static bool jfield_store(const maint__jfield *f, yajl_val v, void *base, bool *nomem_r)
+{
+    char *p = (char *)base + f->offset;
+
+    switch (f->type) {
+    case MAINT__J_STR:
+        if (YAJL_IS_NULL(v) && !f->required)
+            return true;
+        if (!YAJL_IS_STRING(v))
+            return false;
+        free(*(char **)p);
+        *(char **)p = strdup(v->u.string);
+        *nomem_r = *(char **)p == NULL;
+        return true;
+    case MAINT__J_UINT:
+        if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0)
+            return false;
+        *(uint64_t *)p = (uint64_t)YAJL_GET_INTEGER(v);
+        return true;
+    case MAINT__J_BOOL:
+        if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+            return false;
+        *(bool *)p = YAJL_IS_TRUE(v);
+        return true;
+    }
+    return false;
+}
+
+int maint__json_fields(xentoollog_logger *lg, const char *what, yajl_val obj,
+                       const maint__jfield *fields, unsigned nr, void *base)
+{
+    if (!YAJL_IS_OBJECT(obj)) {
+        LOG(lg, ERROR, "%s: not a JSON object", what);
+        return MAINT_ERROR_PROTOCOL;
+    }
+    for (unsigned i = 0; i < nr; i++) {
+        const maint__jfield *f = &fields[i];
+        yajl_val v = NULL;
+        bool nomem = false;
+
+        for (size_t k = 0; k < obj->u.object.len && !v; k++)
+            if (!strcmp(obj->u.object.keys[k], f->key))
+                v = obj->u.object.values[k];
+        if (!v) {
+            if (!f->required)
+                continue;
+            LOG(lg, ERROR, "%s: field '%s' is missing", what, f->key);
+            return MAINT_ERROR_PROTOCOL;
+        }
+        if (!jfield_store(f, v, base, &nomem)) {
+            LOG(lg, ERROR, "%s: field '%s' must be %s", what, f->key, jtype_name(f->type));
+            return MAINT_ERROR_PROTOCOL;
+        }
+        if (nomem)
+            return MAINT_ERROR_NOMEM;
+    }
+    return MAINT_OK;
 }

@@ -126,19 +126,10 @@ void maint__json_tree(maint__json *j, yajl_val v)
     }
 }
 
-/* Parse JSON text we have already validated into a NUL-terminated tree. */
+/* Parse JSON text we have already validated into a tree. */
 static yajl_val parse_tree(const char *buf, size_t len)
 {
-    char *copy = malloc(len + 1);
-    yajl_val v;
-
-    if (!copy)
-        return NULL;
-    memcpy(copy, buf, len);
-    copy[len] = '\0';
-    v = yajl_tree_parse(copy, NULL, 0);
-    free(copy);
-    return v;
+    return maint__json_parse(buf, len);
 }
 
 int maint__request_parse(const char *buf, size_t len, maint__request *req_r,

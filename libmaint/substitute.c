@@ -298,6 +298,14 @@ MAINT_EXPORT void maint_substitute_opts_init(maint_substitute_opts *opts)
     maint_hide_spec_init(&opts->hide);
 }
 
+MAINT_EXPORT void maint_substitute_opts_dispose(maint_substitute_opts *opts)
+{
+    if (!opts)
+        return;
+    maint_hide_spec_dispose(&opts->hide);
+    maint_substitute_opts_init(opts);
+}
+
 static int replace_string(char **field, const char *value)
 {
     char *copy = strdup(value);

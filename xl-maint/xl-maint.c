@@ -131,11 +131,11 @@ static void print_json_line(const char *json)
 
 /* ---- list ---------------------------------------------------------------- */
 
-static void print_domains(const maint_domain_info *list, int nr)
+static void print_domains(const maint_domain_info *list, unsigned nr)
 {
     printf("%-24s %5s %9s %9s %5s %-8s %-4s\n", "Name", "ID", "Mem(MiB)",
            "Target", "VCPUs", "State", "Type");
-    for (int i = 0; i < nr; i++)
+    for (unsigned i = 0; i < nr; i++)
         printf("%-24s %5u %9llu %9llu %5u %-8s %-4s\n",
                list[i].name ? list[i].name : "-", list[i].domid,
                (unsigned long long)(list[i].mem_actual_kb / 1024),
@@ -149,7 +149,8 @@ static int main_list(int argc, char **argv)
     maint_domain_info *list = NULL;
     maint_ctx *ctx;
     bool json = false;
-    int nr = 0, rc, ret = EXIT_FAILURE;
+    unsigned nr = 0;
+    int rc, ret = EXIT_FAILURE;
 
     if (parse_opts(argc, argv, "list", &json, 0, 0) < 0)
         return EXIT_FAILURE;
@@ -184,7 +185,8 @@ static int main_status(int argc, char **argv)
     maint_daemon_status st;
     maint_ctx *ctx;
     bool json = false;
-    int nr = 0, rc, ret = EXIT_FAILURE;
+    unsigned nr = 0;
+    int rc, ret = EXIT_FAILURE;
     char *domains = NULL;
 
     maint_daemon_status_init(&st);

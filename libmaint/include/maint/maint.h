@@ -7,8 +7,24 @@
  *  - Functions returning int return 0 (MAINT_OK) on success or a negative
  *    MAINT_ERROR_* code.  Functions returning a pointer return NULL on failure.
  *  - Out-parameters end in _r.  Every comment says who frees what.
- *  - Every public struct has idempotent _init and _dispose functions.
+ *  - Every public struct has idempotent _init and _dispose functions; the
+ *    opaque objects (options, results, watches) have _new/_free (or
+ *    _open/_close), and gain fields through new accessors, never a new layout.
+ *  - Counts are `unsigned` throughout.
  *  - No glib types appear in this header.
+ *
+ * Thread safety, per object (as libxenstore states it):
+ *  - maint_ctx: one thread at a time.  Threads that call libmaint at the same
+ *    time open a context each (requests of different contexts never mix).
+ *  - option and result objects (maint_workflow_opts, maint_workflow_info,
+ *    maint_service_info, maint_standby_opts, maint_standby_table): no
+ *    internal locking; any number of threads may read one that nobody
+ *    modifies or frees.
+ *  - maint_workflow_watch: one thread at a time, except
+ *    maint_workflow_watch_cancel(), which any thread (or a signal handler)
+ *    may call at any time before maint_workflow_watch_close().
+ *  - functions without an object (maint_strerror, the _name functions) are
+ *    safe from any thread.
  */
 #ifndef MAINT_MAINT_H
 #define MAINT_MAINT_H
@@ -22,7 +38,28 @@
 extern "C" {
 #endif
 
-#define MAINT_API_VERSION 0x000100 /* 0.1.0 */
+/*
+ * The API version: 0xMMmmpp.  A program that needs an interface compares it
+ * (#if MAINT_API_VERSION >= 0x000200), or tests one feature macro, as with
+ * libxl's LIBXL_HAVE_*.  Each MAINT_HAVE_* names the API it guards.
+ *   0x000100  domains, host, requests, substitutes, the agent
+ *   0x000200  typed workflows, services and standby pairs; workflow events
+ *             with an fd and cancellation; unsigned counts (soname 1)
+ */
+#define MAINT_API_VERSION 0x000200 /* 0.2.0 */
+
+/* maint_workflow_*: start (typed options per kind), get, list, abort. */
+#define MAINT_HAVE_WORKFLOW_API 1
+/* maint_workflow_watch_*: progress events through a pollable fd, cancel. */
+#define MAINT_HAVE_WORKFLOW_EVENTS 1
+/* maint_service_*: service addresses. */
+#define MAINT_HAVE_SERVICE_API 1
+/* maint_standby_*: hot-standby pairs. */
+#define MAINT_HAVE_STANDBY_API 1
+/* maint_substitute_opts_dispose(). */
+#define MAINT_HAVE_SUBSTITUTE_OPTS_DISPOSE 1
+/* MAINT_ERROR_CANCELLED. */
+#define MAINT_HAVE_ERROR_CANCELLED 1
 
 /* Error codes.  Always negative; 0 is success. */
 enum maint_error {
@@ -39,7 +76,8 @@ enum maint_error {
     MAINT_ERROR_TIMEOUT = -10,    /* no answer in time */
     MAINT_ERROR_PROTOCOL = -11,   /* malformed request or response */
     MAINT_ERROR_REMOTE = -12,     /* the daemon answered with an error */
-    MAINT_ERROR_UNAVAILABLE = -13 /* the hypervisor is not reachable */
+    MAINT_ERROR_UNAVAILABLE = -13, /* the hypervisor is not reachable */
+    MAINT_ERROR_CANCELLED = -14   /* a wait was cancelled (maint_workflow_watch_cancel) */
 };
 
 /* A static English description of a MAINT_ERROR_* code; never NULL. */
@@ -112,8 +150,8 @@ void maint_domain_info_dispose(maint_domain_info *info);
  * List the domains on this host, in domid order.  On success *list_r is a
  * malloc'd array of *nr_r entries: free it with maint_domain_list_free().
  */
-int maint_domain_list(maint_ctx *ctx, maint_domain_info **list_r, int *nr_r);
-void maint_domain_list_free(maint_domain_info *list, int nr);
+int maint_domain_list(maint_ctx *ctx, maint_domain_info **list_r, unsigned *nr_r);
+void maint_domain_list_free(maint_domain_info *list, unsigned nr);
 
 /* One domain's information.  Dispose of *info_r with maint_domain_info_dispose. */
 int maint_domain_info_get(maint_ctx *ctx, uint32_t domid, maint_domain_info *info_r);
@@ -129,7 +167,7 @@ int maint_domain_lookup(maint_ctx *ctx, const char *name_or_id, uint32_t *domid_
 int maint_domain_config_json(maint_ctx *ctx, uint32_t domid, char **json_r);
 
 /* JSON for a domain list (an array of objects).  malloc'd: call free(). */
-char *maint_domain_list_to_json(const maint_domain_info *list, int nr);
+char *maint_domain_list_to_json(const maint_domain_info *list, unsigned nr);
 
 /* ---- Host -------------------------------------------------------------- */
 
@@ -256,6 +294,9 @@ typedef struct maint_substitute_opts {
 } maint_substitute_opts;
 
 void maint_substitute_opts_init(maint_substitute_opts *opts);
+/* Dispose of opts (its hiding spec; the strings stay the caller's) and
+ * initialise it again.  Idempotent; NULL is allowed. */
+void maint_substitute_opts_dispose(maint_substitute_opts *opts);
 
 /*
  * The substitute's configuration derived from domain domid's live
@@ -359,6 +400,292 @@ void maint_daemon_status_dispose(maint_daemon_status *st);
  */
 int maint_daemon_status_get(maint_ctx *ctx, unsigned timeout_ms,
                             maint_daemon_status *st_r);
+
+/* ---- Workflows (typed; xmaintd runs them) -------------------------------- */
+
+/*
+ * Every call below speaks the xenstore request protocol to xmaintd (see
+ * maint_request) and parses the answer strictly: a field of the wrong type,
+ * or a missing id, is MAINT_ERROR_PROTOCOL.  Fields this library does not
+ * know are ignored (a newer xmaintd may add some).  timeout_ms 0 means 10 s.
+ * error_r, where a call has it, may be NULL; otherwise on
+ * MAINT_ERROR_INVAL (refused here, before anything is sent) and
+ * MAINT_ERROR_REMOTE (refused by xmaintd) it receives the reason, naming
+ * the key at fault (malloc'd: call free()), and NULL on every other result.
+ */
+
+typedef enum maint_workflow_kind {
+    MAINT_WORKFLOW_UNKNOWN = 0,
+    MAINT_WORKFLOW_HW_REMOVE,     /* take devices away: hide_pci, remove */
+    MAINT_WORKFLOW_HW_ADD,        /* give devices: add */
+    MAINT_WORKFLOW_OS_UPGRADE,    /* a new system: kernel, ramdisk, cmdline or disk */
+    MAINT_WORKFLOW_OS_PATCH,      /* patch the system in a substitute: patch */
+    MAINT_WORKFLOW_APP_MAINT,     /* change the applications in a substitute: change */
+    MAINT_WORKFLOW_RECONFIGURE    /* restart the domain reconfigured: set */
+} maint_workflow_kind;
+
+/* "hw-remove", ...; NULL for MAINT_WORKFLOW_UNKNOWN.  Static. */
+const char *maint_workflow_kind_name(maint_workflow_kind kind);
+/* The kind named name, or MAINT_WORKFLOW_UNKNOWN. */
+maint_workflow_kind maint_workflow_kind_from_name(const char *name);
+
+typedef enum maint_workflow_state {
+    MAINT_WORKFLOW_STATE_UNKNOWN = 0,  /* a state this library does not know */
+    MAINT_WORKFLOW_STATE_RUNNING,
+    MAINT_WORKFLOW_STATE_ROLLING_BACK,
+    MAINT_WORKFLOW_STATE_DONE,         /* ended: finished */
+    MAINT_WORKFLOW_STATE_FAILED,       /* ended: failed */
+    MAINT_WORKFLOW_STATE_ROLLED_BACK   /* ended: undone (failure or abort) */
+} maint_workflow_state;
+
+/* "running", "rolling-back", "done", "failed", "rolled-back", "unknown". */
+const char *maint_workflow_state_name(maint_workflow_state state);
+/* Has a workflow in this state ended (done, failed, rolled back)? */
+bool maint_workflow_state_ended(maint_workflow_state state);
+
+/*
+ * Options of one workflow: a kind and the domain it maintains, then what
+ * that kind takes.  A setter refuses (MAINT_ERROR_INVAL) a value out of its
+ * range and an option the kind does not take; the reason, naming the
+ * option's key as xmaintd names it ("drain_ms", "patch", ...), is then
+ * maint_workflow_opts_error(opts).  Lists (hide_pci, remove, add, disk, set)
+ * grow by one per call.
+ */
+typedef struct maint_workflow_opts maint_workflow_opts;
+
+/* *opts_r: free with maint_workflow_opts_free().  domain: a name or an id. */
+int maint_workflow_opts_new(maint_workflow_opts **opts_r, maint_workflow_kind kind,
+                            const char *domain);
+void maint_workflow_opts_free(maint_workflow_opts *opts);  /* NULL allowed */
+/* The last refusal of a setter, or NULL.  Owned by opts. */
+const char *maint_workflow_opts_error(const maint_workflow_opts *opts);
+
+/* Every kind (the substitute: its name, what it boots, its configuration): */
+int maint_workflow_opts_set_substitute(maint_workflow_opts *opts, const char *name);
+int maint_workflow_opts_set_kernel(maint_workflow_opts *opts, const char *path);
+int maint_workflow_opts_set_ramdisk(maint_workflow_opts *opts, const char *path);
+int maint_workflow_opts_set_cmdline(maint_workflow_opts *opts, const char *cmdline);
+int maint_workflow_opts_set_firmware(maint_workflow_opts *opts, const char *path);
+int maint_workflow_opts_add_disk(maint_workflow_opts *opts, const char *spec); /* xl disk spec */
+/* An xl.cfg KEY=VALUE for the substitute (reconfigure: the domain's new
+ * configuration). */
+int maint_workflow_opts_add_set(maint_workflow_opts *opts, const char *key_value);
+int maint_workflow_opts_set_vcpus(maint_workflow_opts *opts, unsigned vcpus); /* 1-4096 */
+int maint_workflow_opts_set_memory_kb(maint_workflow_opts *opts, uint64_t kb);
+int maint_workflow_opts_set_drain_ms(maint_workflow_opts *opts, unsigned ms); /* 0-600000 */
+int maint_workflow_opts_set_timeout_ms(maint_workflow_opts *opts, unsigned ms); /* 1000-3600000 */
+/* hw-remove only: */
+int maint_workflow_opts_add_hide_pci(maint_workflow_opts *opts, const char *bdf);
+int maint_workflow_opts_add_remove(maint_workflow_opts *opts, const char *dev); /* vif:N, disk:VDEV */
+/* hw-add only: */
+int maint_workflow_opts_add_add(maint_workflow_opts *opts, const char *dev); /* vif:..., disk:SPEC */
+/* os-patch only: */
+int maint_workflow_opts_set_patch(maint_workflow_opts *opts, const char *command);
+/* app-maint only: */
+int maint_workflow_opts_set_change(maint_workflow_opts *opts, const char *command);
+
+/*
+ * Start a workflow.  The options are checked against what the kind needs
+ * (hw-remove: a device; os-patch: a patch; ...) and against the request's
+ * schema before anything is sent.  On MAINT_OK *id_r is the new workflow's
+ * id (malloc'd: call free()); it runs on in xmaintd.
+ */
+int maint_workflow_start(maint_ctx *ctx, const maint_workflow_opts *opts,
+                         unsigned timeout_ms, char **id_r, char **error_r);
+
+/* Ask xmaintd to roll workflow id back at its next step. */
+int maint_workflow_abort(maint_ctx *ctx, const char *id, unsigned timeout_ms,
+                         char **error_r);
+
+/* One workflow's state, as xmaintd reports it (a snapshot). */
+typedef struct maint_workflow_info maint_workflow_info;
+
+/* Strings are owned by info (valid until it is freed); never NULL except
+ * where said. */
+const char *maint_workflow_info_id(const maint_workflow_info *info);
+maint_workflow_kind maint_workflow_info_kind(const maint_workflow_info *info);
+const char *maint_workflow_info_kind_name(const maint_workflow_info *info); /* as sent */
+const char *maint_workflow_info_domain(const maint_workflow_info *info);
+const char *maint_workflow_info_substitute(const maint_workflow_info *info);
+maint_workflow_state maint_workflow_info_state(const maint_workflow_info *info);
+const char *maint_workflow_info_state_name(const maint_workflow_info *info); /* as sent */
+const char *maint_workflow_info_step(const maint_workflow_info *info); /* NULL: none yet */
+const char *maint_workflow_info_message(const maint_workflow_info *info); /* "" if none */
+unsigned maint_workflow_info_nr_steps(const maint_workflow_info *info);
+/* Step i (< nr_steps): its name, and whether it has finished. */
+const char *maint_workflow_info_step_name(const maint_workflow_info *info, unsigned i);
+bool maint_workflow_info_step_done(const maint_workflow_info *info, unsigned i);
+/* Finished steps in percent of all (0-100), or -1 when it has no steps. */
+int maint_workflow_info_percent(const maint_workflow_info *info);
+/* The workflow as xmaintd wrote it, in JSON.  malloc'd: call free(). */
+char *maint_workflow_info_to_json(const maint_workflow_info *info);
+void maint_workflow_info_free(maint_workflow_info *info);        /* NULL allowed */
+
+/*
+ * Every workflow xmaintd knows, oldest first.  *list_r: an array of *nr_r
+ * objects; free it with maint_workflow_info_list_free().
+ */
+int maint_workflow_list(maint_ctx *ctx, unsigned timeout_ms,
+                        maint_workflow_info ***list_r, unsigned *nr_r);
+void maint_workflow_info_list_free(maint_workflow_info **list, unsigned nr);
+/* The list in JSON, as xmaintd answers workflow-list.  malloc'd. */
+char *maint_workflow_info_list_to_json(maint_workflow_info *const *list, unsigned nr);
+
+/* One workflow (from the list): MAINT_ERROR_NOENT when xmaintd has none
+ * with that id.  *info_r: free with maint_workflow_info_free(). */
+int maint_workflow_get(maint_ctx *ctx, const char *id, unsigned timeout_ms,
+                       maint_workflow_info **info_r);
+
+/* ---- Workflow events: progress through an fd ----------------------------- */
+
+/*
+ * xmaintd rewrites a workflow's published state at every step
+ * (xenstore-schema: /local/domain/0/xmaint/workflow/$ID).  A watch follows
+ * workflows over its own xenstore connection and hands out one fd that
+ * becomes readable when events may be pending; it works while xmaintd is
+ * down or restarting (the state resumes with the daemon).
+ *
+ * In a caller's own loop:
+ *
+ *     maint_workflow_watch_open(ctx, &w);
+ *     maint_workflow_watch_add(w, id);
+ *     struct pollfd p = { maint_workflow_watch_fd(w), POLLIN };
+ *     while (poll(&p, 1, -1) >= 0)
+ *         while ((rc = maint_workflow_watch_read(w, &ev)) == MAINT_OK) {
+ *             ... maint_workflow_info_state(ev) ...
+ *             maint_workflow_info_free(ev);
+ *         }       // MAINT_ERROR_NOENT: none pending now
+ *
+ * An event is a maint_workflow_info snapshot.  Per workflow, events come in
+ * the order of the states xmaintd published and never repeat one; a state
+ * rewritten faster than the caller reads may be passed over (the latest is
+ * always delivered).  The first event after maint_workflow_watch_add is the
+ * workflow's state at that time (if it is published).
+ */
+typedef struct maint_workflow_watch maint_workflow_watch;
+
+/* *w_r: close with maint_workflow_watch_close().  ctx gives the logger and
+ * must outlive the watch; the watch does not otherwise use ctx. */
+int maint_workflow_watch_open(maint_ctx *ctx, maint_workflow_watch **w_r);
+void maint_workflow_watch_close(maint_workflow_watch *w);   /* NULL allowed */
+/* Follow workflow id (at most 64 per watch). */
+int maint_workflow_watch_add(maint_workflow_watch *w, const char *id);
+/* The fd to poll for POLLIN.  Owned by w: do not read or close it. */
+int maint_workflow_watch_fd(const maint_workflow_watch *w);
+/*
+ * Without blocking: MAINT_OK with the next event in *ev_r (free with
+ * maint_workflow_info_free()), MAINT_ERROR_NOENT when none is pending,
+ * MAINT_ERROR_CANCELLED once after maint_workflow_watch_cancel(), or
+ * another MAINT_ERROR_* code.
+ */
+int maint_workflow_watch_read(maint_workflow_watch *w, maint_workflow_info **ev_r);
+/*
+ * Make the wait under way (or the next read or wait) return
+ * MAINT_ERROR_CANCELLED promptly; the fd turns readable.  Safe from any
+ * thread and from a signal handler.  One cancel is consumed by one return.
+ */
+void maint_workflow_watch_cancel(maint_workflow_watch *w);
+
+/* Called for each event of a blocking wait; ev is freed after it returns. */
+typedef void maint_workflow_event_fn(void *user, const maint_workflow_info *ev);
+
+/*
+ * Block until workflow id (followed by w: maint_workflow_watch_add is done
+ * here if it was not) has ended, calling fn (may be NULL) for each of its
+ * events.  timeout_ms 0: no deadline.  MAINT_OK when it ended (*state_r, if
+ * not NULL, its final state), MAINT_ERROR_TIMEOUT when the deadline passed
+ * first, MAINT_ERROR_CANCELLED, MAINT_ERROR_NOENT when the workflow is not
+ * published (or vanished).  Events of other workflows followed by w are
+ * dropped.
+ */
+int maint_workflow_wait(maint_workflow_watch *w, const char *id, unsigned timeout_ms,
+                        maint_workflow_event_fn *fn, void *user,
+                        maint_workflow_state *state_r);
+
+/* ---- Service addresses -------------------------------------------------- */
+
+/* A service address: traffic to vip:port goes to the domain serving app. */
+typedef struct maint_service_info maint_service_info;
+
+const char *maint_service_info_app(const maint_service_info *s);
+const char *maint_service_info_vip(const maint_service_info *s);
+unsigned maint_service_info_port(const maint_service_info *s);
+const char *maint_service_info_domain(const maint_service_info *s);
+/* Where the traffic goes now (the agent's address); NULL if unknown. */
+const char *maint_service_info_addr(const maint_service_info *s);
+void maint_service_info_list_free(maint_service_info **list, unsigned nr);
+/* The list in JSON, as xmaintd answers service-list.  malloc'd. */
+char *maint_service_info_list_to_json(maint_service_info *const *list, unsigned nr);
+
+/* The services xmaintd keeps.  *list_r: maint_service_info_list_free(). */
+int maint_service_list(maint_ctx *ctx, unsigned timeout_ms,
+                       maint_service_info ***list_r, unsigned *nr_r);
+/*
+ * Add a service (app: an application name, vip: IPv4, port 1-65535) served
+ * by domain (a name).  list_r/nr_r (both NULL, or both not) receive the
+ * services afterwards.
+ */
+int maint_service_add(maint_ctx *ctx, const char *app, const char *vip, unsigned port,
+                      const char *domain, unsigned timeout_ms,
+                      maint_service_info ***list_r, unsigned *nr_r, char **error_r);
+int maint_service_remove(maint_ctx *ctx, const char *app, unsigned timeout_ms,
+                         maint_service_info ***list_r, unsigned *nr_r, char **error_r);
+
+/* ---- Hot-standby pairs --------------------------------------------------- */
+
+/* Options of a pair; defaults: standby minimum 64 MiB, reserve 256 MiB,
+ * stall 15 s.  Setters refuse out-of-range values (MAINT_ERROR_INVAL). */
+typedef struct maint_standby_opts maint_standby_opts;
+
+int maint_standby_opts_new(maint_standby_opts **opts_r);
+void maint_standby_opts_free(maint_standby_opts *opts);      /* NULL allowed */
+/* The standby's memory while it waits: 16 MiB - 1 PiB. */
+int maint_standby_opts_set_standby_min_kb(maint_standby_opts *opts, uint64_t kb);
+/* Host memory kept for failovers (the first pair sets it): 0 - 1 PiB. */
+int maint_standby_opts_set_reserve_kb(maint_standby_opts *opts, uint64_t kb);
+/* An active whose heartbeat stops this long has failed: 3-3600 s. */
+int maint_standby_opts_set_stall_s(maint_standby_opts *opts, unsigned s);
+
+/* The resource table: the pairs and the protected areas. */
+typedef struct maint_standby_table maint_standby_table;
+
+uint64_t maint_standby_table_free_kb(const maint_standby_table *t);
+uint64_t maint_standby_table_reserve_kb(const maint_standby_table *t);
+unsigned maint_standby_table_nr_pairs(const maint_standby_table *t);
+/* Pair i (< nr_pairs).  Names: NULL when xmaintd gave none. */
+uint32_t maint_standby_pair_active(const maint_standby_table *t, unsigned i);
+const char *maint_standby_pair_active_name(const maint_standby_table *t, unsigned i);
+uint32_t maint_standby_pair_standby(const maint_standby_table *t, unsigned i);
+const char *maint_standby_pair_standby_name(const maint_standby_table *t, unsigned i);
+uint64_t maint_standby_pair_active_target_kb(const maint_standby_table *t, unsigned i);
+uint64_t maint_standby_pair_standby_target_kb(const maint_standby_table *t, unsigned i);
+uint64_t maint_standby_pair_standby_min_kb(const maint_standby_table *t, unsigned i);
+bool maint_standby_pair_failed_over(const maint_standby_table *t, unsigned i);
+unsigned maint_standby_table_nr_areas(const maint_standby_table *t);
+/* Area i (< nr_areas): a protected application's memory. */
+const char *maint_standby_area_name(const maint_standby_table *t, unsigned i);
+uint64_t maint_standby_area_kb(const maint_standby_table *t, unsigned i);
+uint32_t maint_standby_area_owner(const maint_standby_table *t, unsigned i);
+const char *maint_standby_area_owner_name(const maint_standby_table *t, unsigned i);
+/* The domain the area moves to when its owner fails; 0: none. */
+uint32_t maint_standby_area_failover(const maint_standby_table *t, unsigned i);
+/* The table in JSON, as xmaintd answered.  malloc'd. */
+char *maint_standby_table_to_json(const maint_standby_table *t);
+void maint_standby_table_free(maint_standby_table *t);       /* NULL allowed */
+
+/*
+ * Pair active with standby (names; both running).  opts may be NULL (the
+ * defaults).  table_r (or NULL) receives the table afterwards
+ * (maint_standby_table_free()).
+ */
+int maint_standby_create(maint_ctx *ctx, const char *active, const char *standby,
+                         const maint_standby_opts *opts, unsigned timeout_ms,
+                         maint_standby_table **table_r, char **error_r);
+/* Unpair active (after its protected areas were released). */
+int maint_standby_destroy(maint_ctx *ctx, const char *active, unsigned timeout_ms,
+                          char **error_r);
+/* The table: *table_r, maint_standby_table_free(). */
+int maint_standby_show(maint_ctx *ctx, unsigned timeout_ms, maint_standby_table **table_r);
 
 #ifdef __cplusplus
 }
