@@ -50,7 +50,11 @@ char *maint__json_array_raw(void *const *items, unsigned nr, maint__item_json_fn
 
 int maint__refuse_here(maint_ctx *ctx, int rc, char *why, char **error_r)
 {
-    LOG(ctx->lg, ERROR, "%s", why ? why : maint_strerror(rc));
+    /* reported once: to a caller who takes the reason, else to the log */
+    if (error_r)
+        LOG(ctx->lg, DEBUG, "%s", why ? why : maint_strerror(rc));
+    else
+        LOG(ctx->lg, ERROR, "%s", why ? why : maint_strerror(rc));
     if (error_r)
         *error_r = why;
     else

@@ -269,10 +269,13 @@ int maint__call(maint_ctx *ctx, const char *op, const maint__args *args,
         return maint__refuse_here(ctx, MAINT_ERROR_INVAL, why, error_r);
     rc = maint_request(ctx, op, args_json, timeout_ms, &result, &error);
     if (rc == MAINT_ERROR_REMOTE) {
-        LOG(ctx->lg, ERROR, "xmaintd refused '%s': %s", op, error);
+        /* reported once: to a caller who takes the reason, else to the log */
         if (error_r) {
+            LOG(ctx->lg, DEBUG, "xmaintd refused '%s': %s", op, error);
             *error_r = error;
             error = NULL;
+        } else {
+            LOG(ctx->lg, ERROR, "xmaintd refused '%s': %s", op, error);
         }
     } else if (rc == MAINT_OK) {
         *result_r = maint__json_parse(result, strlen(result));

@@ -412,6 +412,8 @@ int maint_daemon_status_get(maint_ctx *ctx, unsigned timeout_ms,
  * MAINT_ERROR_INVAL (refused here, before anything is sent) and
  * MAINT_ERROR_REMOTE (refused by xmaintd) it receives the reason, naming
  * the key at fault (malloc'd: call free()), and NULL on every other result.
+ * A refusal is reported once: to the caller through error_r, or (error_r
+ * NULL) to the logger.
  */
 
 typedef enum maint_workflow_kind {
