@@ -149,6 +149,21 @@ int64_t maint__now_ms(void);
  * at most INT_MAX (never poll's negative "wait forever"). */
 int maint__ms_left(int64_t deadline_ms);
 
+/*
+ * Child processes.  libxl's contract (libxl_event.h, "Subprocess
+ * handling"): every libxl context of this process is set up with
+ * maint__libxl_childproc (libxl_sigchld_owner_libxl_always_selective_reap,
+ * as libvirt does): libxl owns SIGCHLD and reaps only its own children, so
+ * several contexts (the daemon's, one per workflow or standby thread) may
+ * have children at once, and the process reaps its own synchronously.
+ * maint__child_wait() is that synchronous reap: it waits for pid and no
+ * other child (never wait() or waitpid(-1), which would take libxl's or
+ * another thread's status), through EINTR (libxl's SIGCHLD handler may
+ * interrupt it).  0 and *status_r, or -1 and errno.
+ */
+extern const libxl_childproc_hooks maint__libxl_childproc;
+int maint__child_wait(pid_t pid, int *status_r);
+
 /* Write fmt(domid) = value, owned by dom0 and readable by domid. */
 int maint__xs_put_readonly(maint_ctx *ctx, uint32_t domid, const char *fmt,
                            const char *value);

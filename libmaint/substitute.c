@@ -985,7 +985,9 @@ static int start_pci_hole(maint_ctx *ctx, uint32_t domid, const maint_hide_spec 
         _exit(127);
     }
     close(pfd[1]);
-    waitpid(pid, &status, 0);
+    /* the intermediate child, ours alone (libxl reaps only its own) */
+    if (maint__child_wait(pid, &status) < 0)
+        LOGED(ctx->lg, WARN, domid, "waiting for the shim's launcher %ld", (long)pid);
     p.fd = pfd[0];
     p.events = POLLIN;
     if (poll(&p, 1, 15000) == 1 && read(pfd[0], buf, sizeof(buf) - 1) > 0 &&

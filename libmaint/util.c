@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 
 #include "internal.h"
 
@@ -83,4 +84,27 @@ int maint__ms_left(int64_t deadline_ms)
     int64_t left = deadline_ms - maint__now_ms();
 
     return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+const libxl_childproc_hooks maint__libxl_childproc = {
+    .chldowner = libxl_sigchld_owner_libxl_always_selective_reap,
+};
+
+int maint__child_wait(pid_t pid, int *status_r)
+{
+    int status = 0;
+    pid_t r;
+
+    if (pid <= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    do
+        r = waitpid(pid, &status, 0);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return -1;
+    if (status_r)
+        *status_r = status;
+    return 0;
 }

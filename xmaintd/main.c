@@ -214,6 +214,11 @@ int main(int argc, char **argv)
     };
 
     signal(SIGPIPE, SIG_IGN);
+    /* SIGCHLD has one owner, libxl: libmaint sets each of its contexts to
+     * reap only its own children (util.c), and xmaintd reaps its own by
+     * pid.  An inherited SIG_IGN would let the kernel reap every child
+     * before any waiter saw its status. */
+    signal(SIGCHLD, SIG_DFL);
     g_log_set_writer_func(log_writer, NULL, NULL);
 
     oc = g_option_context_new("- the xmaint dom0 maintenance daemon");
