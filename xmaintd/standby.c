@@ -219,12 +219,10 @@ static gpointer app_job_run(gpointer data)
     seqs = g_new0(seq_buf, j->apps->len ? j->apps->len : 1);
     for (guint i = 0; i < j->apps->len && j->stop_in; i++) {
         const char *app = g_ptr_array_index(j->apps, i);
-        g_autofree char *stop = g_strdup_printf("{\"op\":\"stop\",\"app\":\"%s\"}", app);
-        char *err = NULL;
+        g_autoptr(GError) e = NULL;
 
-        if (maint_agent_command(ctx, j->stop_in, stop, 30000, &err) != MAINT_OK)
-            g_warning("d%u: cannot stop %s: %s", j->stop_in, app, err ? err : "?");
-        free(err);
+        if (!xmd_app_cmd(ctx, j->stop_in, "stop", app, 30000, &e))
+            g_warning("cannot stop %s: %s", app, e->message);
     }
     if (!j->start_in)
         goto out;
@@ -233,14 +231,10 @@ static gpointer app_job_run(gpointer data)
                   j->apps->len);
         goto out;
     }
-    for (guint i = 0; i < j->apps->len; i++) {
-        g_autofree char *start = g_strdup_printf("{\"op\":\"start\",\"app\":\"%s\","
-                                                 "\"placed\":true}",
-                                                 (char *)g_ptr_array_index(j->apps, i));
-
-        if (maint_agent_command_send(ctx, j->start_in, start, seqs[i].s, sizeof(seqs[i].s)) != MAINT_OK)
+    for (guint i = 0; i < j->apps->len; i++)
+        if (!xmd_app_cmd_send(ctx, j->start_in, "start", g_ptr_array_index(j->apps, i), TRUE,
+                              seqs[i].s, sizeof(seqs[i].s)))
             seqs[i].s[0] = 0;
-    }
     for (guint i = 0; i < j->apps->len && !j->stop_in; i++)
         retarget(j, ctx, g_ptr_array_index(j->apps, i));
     g_info("start commands sent to d%u%s: %lld ms", j->start_in,

@@ -94,6 +94,32 @@ gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **i
 /* Journal what happened to a domain the workflow id created. */
 void xmd_workflow_note(xmd *d, const char *id, uint32_t domid, const char *text);
 
+/* appmove.c: applications moved between two domains' agents (workflows,
+ * standby); blocking, for worker threads with their own context ctx. */
+typedef struct xmd_appmove {
+    xmd *d;
+    maint_ctx *ctx;
+    unsigned drain_ms;                 /* redirect: the old instance drains so long */
+    void (*say)(void *user, const char *msg);   /* progress, or NULL */
+    void *user;
+} xmd_appmove;
+/* Move application a from src (src_alive: it runs) to dst: idempotent (an
+ * instance already running in dst is kept, the rest made to hold). */
+gboolean xmd_app_move(const xmd_appmove *m, const maint_app *a, const char *src_name,
+                      uint32_t src, const char *dst_name, uint32_t dst, gboolean src_alive,
+                      GError **error);
+/* {"op":op,"app":app} to domid's agent, waited for up to timeout_ms. */
+gboolean xmd_app_cmd(maint_ctx *ctx, uint32_t domid, const char *op, const char *app,
+                     unsigned timeout_ms, GError **error);
+/* The same sent only (placed: "placed":true); seq: its sequence, to wait for. */
+gboolean xmd_app_cmd_send(maint_ctx *ctx, uint32_t domid, const char *op, const char *app,
+                          gboolean placed, char *seq, size_t n);
+/* Any command (JSON) to domid's agent, waited for. */
+gboolean xmd_agent_cmd(maint_ctx *ctx, uint32_t domid, const char *json, unsigned timeout_ms,
+                       GError **error);
+/* XMAINT_FAULT=POINT[:after]: the daemon kills itself there (tests). */
+void xmd_fault_point(const char *point, gboolean after);
+
 /* toolstack.c: xmaintd follows on_crash/on_reboot/... of the domains it created */
 void xmd_toolstack_init(xmd *d);
 void xmd_toolstack_fini(xmd *d);

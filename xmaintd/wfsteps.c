@@ -1,0 +1,404 @@
+/*
+ * The workflow kinds, each a table of steps {name, run, undo}:
+ *
+ *   hw-remove   substitute (PCI hidden, devices removed) -> move apps -> retire
+ *   hw-add      substitute with the new device (the original never sees it)
+ *               -> move -> retire
+ *   os-upgrade  substitute (new kernel/ramdisk/disks) -> move -> retire
+ *   os-patch    substitute (same image) -> patch in it -> move -> retire
+ *   app-maint   substitute -> change the second instance -> cut over -> retire
+ *   reconfigure substitute -> move -> the original restarted with overrides
+ *               -> move back -> retire the substitute
+ *
+ * A rollback undoes the finished steps, newest first; a step that fails
+ * takes back what it did itself (a half-done move brings the applications
+ * it moved home) before it reports the failure.
+ */
+#define G_LOG_DOMAIN "xmaintd-workflow"
+#include <stdlib.h>
+#include <string.h>
+
+#include "workflow.h"
+#include "schema.h"
+
+#define AGENT_TIMEOUT_MS    (120 * 1000)
+#define CMD_TIMEOUT_MS      (120 * 1000)
+#define RETIRE_TIMEOUT_MS   (120 * 1000)
+
+/* ---- moving the applications ---------------------------------------------- */
+
+static void say(void *user, const char *msg)
+{
+    xmd_wf_progress(user, NULL, "%s", msg);
+}
+
+/* The applications to move: the source's list, or the target's if the
+ * source is gone (a rollback from a dead substitute). */
+static gboolean apps_of(xmd_wf *w, const char *src_name, gboolean src_alive, uint32_t src,
+                        uint32_t dst, gboolean rollback, maint_app **apps_r, unsigned *n_r,
+                        GError **error)
+{
+    if (maint_agent_apps(w->ctx, src_alive ? src : dst, apps_r, n_r) != MAINT_OK) {
+        g_set_error(error, XMD_ERROR, 1, "cannot read the applications of %s", src_name);
+        return FALSE;
+    }
+    if (!src_alive && !rollback) {
+        free(*apps_r);
+        *apps_r = NULL;
+        g_set_error(error, XMD_ERROR, 1, "%s is not running", src_name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Move every application src announces to dst. */
+static gboolean move_all(xmd_wf *w, const char *src_name, const char *dst_name,
+                         gboolean rollback, GError **error)
+{
+    xmd_appmove m = { .d = w->d, .ctx = w->ctx, .say = say, .user = w,
+                      .drain_ms = (unsigned)maint__args_int(&w->argv, "drain_ms", 2000) };
+    uint32_t src = 0, dst;
+    maint_app *apps = NULL;
+    unsigned n = 0, moved = 0;
+    gboolean src_alive, ok = TRUE;
+
+    if (!xmd_wf_lookup(w, dst_name, &dst)) {
+        g_set_error(error, XMD_ERROR, 1, "%s is not running", dst_name);
+        return FALSE;
+    }
+    src_alive = xmd_wf_lookup(w, src_name, &src);
+    if (maint_agent_wait_ready(w->ctx, dst, AGENT_TIMEOUT_MS) != MAINT_OK) {
+        g_set_error(error, XMD_ERROR, 1, "the agent in %s is not ready", dst_name);
+        return FALSE;
+    }
+    if (!apps_of(w, src_name, src_alive, src, dst, rollback, &apps, &n, error))
+        return FALSE;
+    for (unsigned i = 0; i < n && ok; i++) {
+        if (!rollback && xmd_wf_aborted(w)) {
+            g_set_error(error, XMD_ERROR, 1, "aborted by the administrator");
+            ok = FALSE;
+            break;
+        }
+        ok = xmd_app_move(&m, &apps[i], src_name, src, dst_name, dst, src_alive, error);
+        if (ok) {
+            moved++;
+            xmd_journal(w, "app", NULL, "app", apps[i].name);
+        }
+    }
+    if (ok)
+        xmd_wf_progress(w, NULL, "%u application(s) now in %s", moved, dst_name);
+    free(apps);
+    return ok;
+}
+
+/* ---- substitute ------------------------------------------------------------ */
+
+static void substitute_progress(void *user, const char *stage, int pct)
+{
+    xmd_wf_progress(user, NULL, "substitute: %s (%d%%)", stage, pct);
+}
+
+/* The substitute's options from the arguments; the string arrays live in
+ * the caller's buffers. */
+typedef struct sub_bufs {
+    const char *hide[MAINT_HIDE_MAX_PCI], *sets[32], *disks[8], *remove[16], *add[16];
+} sub_bufs;
+
+static gboolean substitute_opts(xmd_wf *w, maint_substitute_opts *o, sub_bufs *b,
+                                GError **error)
+{
+    const maint__args *a = &w->argv;
+    unsigned nh = maint__args_strv(a, "hide_pci", b->hide, MAINT_HIDE_MAX_PCI);
+
+    maint_substitute_opts_init(o);
+    o->name = w->substitute;
+    for (unsigned i = 0; i < nh; i++)
+        if (maint_hide_spec_add_pci(&o->hide, b->hide[i]) != MAINT_OK) {
+            g_set_error(error, XMD_ERROR, 1, "bad PCI address %s", b->hide[i]);
+            return FALSE;
+        }
+    o->kernel = maint__args_str(a, "kernel");
+    o->ramdisk = maint__args_str(a, "ramdisk");
+    o->cmdline = maint__args_str(a, "cmdline");
+    o->firmware = maint__args_str(a, "firmware");
+    o->vcpus = (unsigned)maint__args_int(a, "vcpus", 0);
+    o->memory_kb = (uint64_t)maint__args_int(a, "memory_kb", 0);
+    o->nr_disks = maint__args_strv(a, "disks", b->disks, G_N_ELEMENTS(b->disks));
+    o->disks = o->nr_disks ? b->disks : NULL;
+    /* reconfigure's overrides are for the original, not its stand-in */
+    o->nr_sets = strcmp(w->type, "reconfigure") ?
+                 maint__args_strv(a, "sets", b->sets, G_N_ELEMENTS(b->sets)) : 0;
+    o->sets = o->nr_sets ? b->sets : NULL;
+    o->nr_remove = maint__args_strv(a, "remove", b->remove, G_N_ELEMENTS(b->remove));
+    o->remove = o->nr_remove ? b->remove : NULL;
+    o->nr_add = maint__args_strv(a, "add", b->add, G_N_ELEMENTS(b->add));
+    o->add = o->nr_add ? b->add : NULL;
+    o->mac = MAINT_MAC_NEW;
+    return TRUE;
+}
+
+static gboolean step_substitute(xmd_wf *w, GError **error)
+{
+    maint_substitute_opts o;
+    sub_bufs b;
+    uint32_t src, sub;
+    int rc;
+
+    if (xmd_wf_lookup(w, w->substitute, &sub)) {
+        /* created before a restart: usable if its agent comes up */
+        if (maint_agent_wait_ready(w->ctx, sub, AGENT_TIMEOUT_MS) == MAINT_OK) {
+            xmd_wf_record_created(w, "substitute", sub);
+            return TRUE;
+        }
+        g_message("workflow %s: %s exists without a ready agent: recreating it", w->id,
+                  w->substitute);
+        maint_domain_retire(w->ctx, sub, 0);
+    }
+    if (!xmd_wf_lookup(w, w->domain, &src)) {
+        g_set_error(error, XMD_ERROR, 1, "%s is not running", w->domain);
+        return FALSE;
+    }
+    if (!substitute_opts(w, &o, &b, error))
+        return FALSE;
+    /* on failure it removes what it created */
+    rc = maint_substitute_create(w->ctx, src, &o,
+                                 (unsigned)maint__args_int(&w->argv, "timeout_ms", 600000),
+                                 substitute_progress, w, &sub);
+    if (rc != MAINT_OK) {
+        g_set_error(error, XMD_ERROR, 1, "cannot create the substitute %s: %s (see the log)",
+                    w->substitute, maint_strerror(rc));
+        return FALSE;
+    }
+    xmd_wf_record_created(w, "substitute", sub);
+    return TRUE;
+}
+
+static gboolean undo_substitute(xmd_wf *w, GError **error)
+{
+    uint32_t id;
+
+    if (!xmd_wf_lookup(w, w->substitute, &id))
+        return TRUE;
+    xmd_wf_progress(w, NULL, "destroying the substitute %s", w->substitute);
+    if (maint_domain_retire(w->ctx, id, 0) != MAINT_OK) {
+        g_set_error(error, XMD_ERROR, 1, "cannot destroy the substitute %s", w->substitute);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- commands in the substitute -------------------------------------------- */
+
+static gboolean run_in(xmd_wf *w, const char *name, const char *key, GError **error)
+{
+    const char *cmd = maint__args_str(&w->argv, key);
+    uint32_t id;
+    maint__json *j;
+    char *json;
+    gboolean ok;
+
+    if (!cmd)
+        return TRUE;
+    if (!xmd_wf_lookup(w, name, &id)) {
+        g_set_error(error, XMD_ERROR, 1, "%s is not running", name);
+        return FALSE;
+    }
+    j = maint__json_new();
+    maint__json_map_open(j);
+    maint__json_key(j, "op");
+    maint__json_string(j, "run");
+    maint__json_key(j, "command");
+    maint__json_string(j, cmd);
+    maint__json_map_close(j);
+    json = maint__json_finish(j);
+    xmd_wf_progress(w, NULL, "running the %s command in %s", key, name);
+    ok = json && xmd_agent_cmd(w->ctx, id, json, CMD_TIMEOUT_MS, error);
+    free(json);
+    return ok;
+}
+
+static gboolean step_patch(xmd_wf *w, GError **error)
+{
+    return run_in(w, w->substitute, "patch", error);
+}
+
+static gboolean step_change(xmd_wf *w, GError **error)
+{
+    return run_in(w, w->substitute, "change", error);
+}
+
+/* ---- move, move back -------------------------------------------------------- */
+
+static gboolean undo_move(xmd_wf *w, GError **error)
+{
+    return move_all(w, w->substitute, w->domain, TRUE, error);
+}
+
+static gboolean step_move(xmd_wf *w, GError **error)
+{
+    g_autoptr(GError) uerr = NULL;
+
+    if (move_all(w, w->domain, w->substitute, FALSE, error))
+        return TRUE;
+    /* half done: what moved (also before a restart) goes home before the
+     * failure is reported, since a rollback undoes finished steps only */
+    if (!undo_move(w, &uerr))
+        g_warning("workflow %s: bringing the moved application(s) home: %s", w->id,
+                  uerr ? uerr->message : "failed");
+    return FALSE;
+}
+
+static gboolean step_move_back(xmd_wf *w, GError **error)
+{
+    return move_all(w, w->substitute, w->domain, FALSE, error);
+}
+
+/* ---- retire ----------------------------------------------------------------- */
+
+static gboolean retire(xmd_wf *w, const char *name, GError **error)
+{
+    uint32_t id;
+    int rc;
+
+    if (!xmd_wf_lookup(w, name, &id))
+        return TRUE;                          /* already gone */
+    xmd_wf_progress(w, NULL, "shutting %s (d%u) down; its disks are kept", name, id);
+    rc = maint_domain_retire(w->ctx, id, RETIRE_TIMEOUT_MS);
+    if (rc != MAINT_OK) {
+        g_set_error(error, XMD_ERROR, 1, "cannot retire %s: %s", name, maint_strerror(rc));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean step_retire(xmd_wf *w, GError **error)
+{
+    return retire(w, w->domain, error);
+}
+
+static gboolean step_retire_substitute(xmd_wf *w, GError **error)
+{
+    return retire(w, w->substitute, error);
+}
+
+/* ---- reconfigure -------------------------------------------------------------- */
+
+/* The original's new configuration, derived once and kept in the state
+ * directory (STATE/workflows/ID.config.json) so a restart finds it. */
+static char *reconfigured_json(xmd_wf *w, const char *cfgpath, GError **error)
+{
+    maint_substitute_opts o;
+    const char *sets[32];
+    char *out = NULL, *json = NULL;
+    uint32_t id;
+    int rc;
+
+    if (g_file_test(cfgpath, G_FILE_TEST_EXISTS))
+        return g_file_get_contents(cfgpath, &json, NULL, error) ? json : NULL;
+    if (!xmd_wf_lookup(w, w->domain, &id)) {
+        g_set_error(error, XMD_ERROR, 1, "%s is not running", w->domain);
+        return NULL;
+    }
+    maint_substitute_opts_init(&o);
+    o.same_identity = true;
+    o.mac = MAINT_MAC_KEEP;
+    o.nr_sets = maint__args_strv(&w->argv, "sets", sets, G_N_ELEMENTS(sets));
+    o.sets = o.nr_sets ? sets : NULL;
+    o.vcpus = (unsigned)maint__args_int(&w->argv, "vcpus", 0);
+    o.memory_kb = (uint64_t)maint__args_int(&w->argv, "memory_kb", 0);
+    rc = maint_substitute_config_json(w->ctx, id, &o, &out);
+    if (rc) {
+        g_set_error(error, XMD_ERROR, 1, "cannot derive %s's new configuration: %s",
+                    w->domain, maint_strerror(rc));
+        return NULL;
+    }
+    json = g_strdup(out);
+    free(out);
+    if (!g_file_set_contents(cfgpath, json, -1, error)) {
+        g_free(json);
+        return NULL;
+    }
+    return json;
+}
+
+/* reconfigure: the original, emptied by "move", shut down and started again
+ * with the overrides. */
+static gboolean step_reconfigure(xmd_wf *w, GError **error)
+{
+    g_autofree char *base = g_build_filename(w->d->state_dir, "workflows", w->id, NULL);
+    g_autofree char *cfgpath = g_strdup_printf("%s.config.json", base);
+    g_autofree char *donepath = g_strdup_printf("%s.recreated", base);
+    g_autofree char *json = reconfigured_json(w, cfgpath, error);
+    uint32_t id, newid;
+    int rc;
+
+    if (!json)
+        return FALSE;
+    if (g_file_test(donepath, G_FILE_TEST_EXISTS)) {
+        if (xmd_wf_lookup(w, w->domain, &id) &&
+            maint_agent_wait_ready(w->ctx, id, AGENT_TIMEOUT_MS) == MAINT_OK) {
+            xmd_wf_record_created(w, "reconfigure", id);
+            return TRUE;
+        }
+        g_set_error(error, XMD_ERROR, 1, "the reconfigured %s is not up", w->domain);
+        return FALSE;
+    }
+    if (xmd_wf_lookup(w, w->domain, &id)) {
+        xmd_wf_progress(w, NULL, "shutting %s (d%u) down to reconfigure it", w->domain, id);
+        if ((rc = maint_domain_retire(w->ctx, id, RETIRE_TIMEOUT_MS))) {
+            g_set_error(error, XMD_ERROR, 1, "cannot shut %s down: %s", w->domain,
+                        maint_strerror(rc));
+            return FALSE;
+        }
+    }
+    xmd_wf_progress(w, NULL, "starting %s with its new configuration", w->domain);
+    rc = maint_domain_create_json(w->ctx, json, "reconfigured",
+                                  (unsigned)maint__args_int(&w->argv, "timeout_ms", 600000), &newid);
+    if (rc) {
+        g_set_error(error, XMD_ERROR, 1, "cannot start the reconfigured %s: %s", w->domain,
+                    maint_strerror(rc));
+        return FALSE;
+    }
+    xmd_wf_record_created(w, "reconfigure", newid);
+    if (!g_file_set_contents(donepath, "", 0, error))
+        return FALSE;
+    xmd_wf_progress(w, NULL, "%s is back as d%u", w->domain, newid);
+    return TRUE;
+}
+
+/* ---- the tables ---------------------------------------------------------------- */
+
+#define SUBSTITUTE { "substitute", step_substitute, undo_substitute }
+#define MOVE       { "move", step_move, undo_move }
+#define RETIRE     { "retire", step_retire, NULL }
+
+static const xmd_wf_step hw_steps[] = { SUBSTITUTE, MOVE, RETIRE };
+static const xmd_wf_step patch_steps[] = { SUBSTITUTE, { "patch", step_patch, NULL }, MOVE,
+                                           RETIRE };
+static const xmd_wf_step change_steps[] = { SUBSTITUTE, { "change", step_change, NULL }, MOVE,
+                                            RETIRE };
+static const xmd_wf_step reconf_steps[] = {
+    SUBSTITUTE, MOVE,
+    { "reconfigure", step_reconfigure, NULL },
+    { "move-back", step_move_back, NULL },
+    { "retire-substitute", step_retire_substitute, NULL },
+};
+
+#define KIND(n, s) { n, s, G_N_ELEMENTS(s), "move" }
+
+static const xmd_wf_kind kinds[] = {
+    KIND("hw-remove", hw_steps),
+    KIND("hw-add", hw_steps),
+    KIND("os-upgrade", hw_steps),
+    KIND("os-patch", patch_steps),
+    KIND("app-maint", change_steps),
+    KIND("reconfigure", reconf_steps),
+};
+
+const xmd_wf_kind *xmd_wf_kind_find(const char *type)
+{
+    for (guint i = 0; type && i < G_N_ELEMENTS(kinds); i++)
+        if (!strcmp(kinds[i].name, type))
+            return &kinds[i];
+    return NULL;
+}

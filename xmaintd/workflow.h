@@ -1,0 +1,86 @@
+/*
+ * The workflows' own header: workflow.c (lifecycle, the worker, the list),
+ * wfsteps.c (the step table of each kind), journal.c (the durable record).
+ * xmaintd.h holds what the rest of the daemon calls.
+ */
+#ifndef XMAINTD_WORKFLOW_H
+#define XMAINTD_WORKFLOW_H
+
+#include "xmaintd.h"
+#include "shutdown.h"
+
+typedef enum { WF_RUNNING, WF_DONE, WF_FAILED, WF_ROLLED_BACK } xmd_wf_state;
+/* "running", "done", "failed", "rolled-back": indexed by xmd_wf_state */
+extern const char *const xmd_wf_state_names[4];
+
+/*
+ * One step of a workflow kind.  run: do it (idempotent: a daemon killed
+ * mid-step runs it again after its restart); a run that fails leaves
+ * nothing of its own behind.  undo: take a finished step back in a
+ * rollback (idempotent as well); NULL when there is nothing to take back
+ * (the substitute goes anyway).
+ */
+typedef struct xmd_wf_step {
+    const char *name;
+    gboolean (*run)(xmd_wf *w, GError **error);
+    gboolean (*undo)(xmd_wf *w, GError **error);
+} xmd_wf_step;
+
+typedef struct xmd_wf_kind {
+    const char *name;
+    const xmd_wf_step *steps;
+    guint nr_steps;
+    /* the step after which the applications are in the substitute: from
+     * then on there is no way back (no abort, no rollback) */
+    const char *point_of_no_return;
+} xmd_wf_kind;
+
+/* wfsteps.c: the kind called type, or NULL. */
+const xmd_wf_kind *xmd_wf_kind_find(const char *type);
+
+struct xmd_wf {
+    xmd *d;
+    char *id, *type, *domain, *substitute;
+    const xmd_wf_kind *kind;
+    char *args;                  /* argv as JSON (journal, xenstore), malloc'd */
+    maint__args argv;            /* the typed arguments (workflow-start's schema) */
+    GHashTable *done;            /* steps finished (under lock) */
+    GHashTable *undone;          /* finished steps a rollback took back (worker's) */
+    GArray *created;             /* xmd_sd_created: the domains it made (under lock) */
+    gboolean rolling_back;       /* under lock */
+    xmd_wf_state state;          /* under lock */
+    gint64 ended_ms;             /* wall-clock ms of its end record; 0 while it runs */
+    char *step, *message;        /* under lock */
+    gint abort;                  /* atomic; set under lock (xmd_workflow_abort) */
+    GThread *thread;
+    maint_ctx *ctx;              /* the worker's own context */
+    GMutex lock;                 /* the fields marked "under lock", for readers */
+};
+
+/* workflow.c, for the steps */
+xmd_wf *xmd_wf_new(xmd *d, const char *id, const char *type, const char *domain,
+                   const char *substitute, maint__args *args);
+void xmd_wf_free(gpointer w);
+void xmd_wf_progress(xmd_wf *w, const char *step, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+gboolean xmd_wf_lookup(xmd_wf *w, const char *name, uint32_t *domid_r);
+/* The workflow made domain domid (at step): journalled with its UUID, so
+ * xmaintd acts as its toolstack (toolstack.c), also after a restart. */
+void xmd_wf_record_created(xmd_wf *w, const char *step, uint32_t domid);
+gboolean xmd_wf_aborted(xmd_wf *w);
+/* "type", "domain", "substitute" and their values into j (journal, JSON). */
+void xmd_wf_json_names(maint__json *j, xmd_wf *w);
+
+/* journal.c: STATE_DIR/workflows/ID.journal, one JSON record a line,
+ * written with one write() and fsync'd. */
+char *xmd_journal_path(xmd *d, const char *id);
+/* One record; kv: more key/value string pairs, NULL-terminated (or NULL). */
+void xmd_journal_kv(xmd_wf *w, const char *event, const char *step, const char *const *kv);
+void xmd_journal(xmd_wf *w, const char *event, const char *step, const char *key,
+                 const char *value);
+/* Rebuild a workflow from its journal (NULL if it has no usable start
+ * record, logged); an ended one has state != WF_RUNNING and ended_ms set. */
+xmd_wf *xmd_journal_replay(xmd *d, const char *path);
+/* Remove a workflow's files in the state directory (journal, reconfigure's). */
+void xmd_journal_remove(xmd *d, const char *id);
+
+#endif
