@@ -21,6 +21,7 @@
 #include "internal.h"
 #include "schema.h"
 #include "xsd.h"
+#include "daemon-env.h"
 #include "../cunit-report.h"
 
 static struct xsd *xsd;
@@ -28,6 +29,7 @@ static struct xs_handle *xs;
 static maint_ctx *ctx;
 static char *workdir, *state_dir, *log_path;
 static pid_t daemon_pid;
+static struct daemon_env env;
 
 static const char *xmaintd_bin(void)
 {
@@ -85,28 +87,13 @@ static void daemon_start(void)
     }
     daemon_pid = pid;
     /* Up when its state says so. */
-    for (int i = 0; i < 500; i++) {
-        char *v = xs_get(MAINT_XS_DAEMON_PID);
-        bool up = v && atol(v) == pid;
-
-        free(v);
-        if (up)
-            return;
-        g_usleep(10000);
-    }
-    CU_FAIL_FATAL("xmaintd did not come up");
+    if (!daemon_env_wait_up(&env, pid))
+        CU_FAIL_FATAL("xmaintd did not come up");
 }
 
 static int daemon_stop(int sig)
 {
-    int status = -1;
-
-    if (daemon_pid <= 0)
-        return -1;
-    kill(daemon_pid, sig);
-    waitpid(daemon_pid, &status, 0);
-    daemon_pid = 0;
-    return status;
+    return daemon_env_stop(&daemon_pid, sig);
 }
 
 /* A protocol-2 request value for a raw client: op, a fixed nonce, args. */
@@ -760,17 +747,15 @@ int main(void)
     CU_pSuite s;
     int rc;
 
-    rc = xsd_start(&xsd);
+    rc = daemon_env_open(&env, "xmaintd-test-XXXXXX");
+    xsd = env.xsd;
+    xs = env.xs;
+    ctx = env.ctx;
+    workdir = env.workdir;
+    state_dir = env.state_dir;
+    log_path = env.log_path;
     if (rc)
-        return xsd_exit_code(rc);
-    workdir = g_dir_make_tmp("xmaintd-test-XXXXXX", NULL);
-    state_dir = g_build_filename(workdir, "state", NULL);
-    log_path = g_build_filename(workdir, "xmaintd.log", NULL);
-    xs = xsd_open(xsd);
-    if (!xs || maint_ctx_open(&ctx, NULL, MAINT_CTX_NO_LIBXL)) {
-        fprintf(stderr, "cannot reach the test xenstored\n");
-        return 99;
-    }
+        return rc;
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 99;
     s = CU_add_suite("xmaintd on real xenstored", NULL, NULL);
@@ -792,14 +777,5 @@ int main(void)
     failed = cunit_run_and_report();
     if (daemon_pid > 0)
         daemon_stop(SIGKILL);
-    maint_ctx_close(ctx);
-    xs_close(xs);
-    xsd_stop(xsd);
-    if (!failed && !getenv("XSD_KEEP")) {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", workdir);
-        if (system(cmd)) { /* best effort */ }
-    } else {
-        fprintf(stderr, "daemon log kept in %s\n", log_path);
-    }
-    return failed < 0 ? 99 : failed ? 1 : 0;
+    return daemon_env_close(&env, failed);
 }
