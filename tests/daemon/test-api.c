@@ -331,9 +331,11 @@ static void test_round_trip(void)
     id = start_os_patch("g1");
     CU_ASSERT_PTR_NOT_NULL_FATAL(id);
     /* what arrived, parsed by workflow-start's schema, in its order */
-    CU_ASSERT_STRING_EQUAL(standin.last_args,
+    g_mutex_lock(&standin.lock);
+    CU_ASSERT_STRING_EQUAL(standin.last_args ? standin.last_args : "",
         "{\"type\":\"os-patch\",\"domain\":\"g1\",\"substitute\":\"g1-new\","
         "\"patch\":\"apt-get -y \\\"upgrade\\\"\",\"sets\":[\"memory=512\"],\"drain_ms\":0}");
+    g_mutex_unlock(&standin.lock);
     CU_ASSERT_EQUAL(maint_workflow_list(env.ctx, 5000, &list, &nr), MAINT_OK);
     CU_ASSERT_EQUAL(nr, 1);
     CU_ASSERT_PTR_NOT_NULL(find_in(list, nr, id));
@@ -561,17 +563,21 @@ static void write_journals(void)
     g_autofree char *wdir = g_build_filename(env.state_dir, "workflows", NULL);
     g_autofree char *done = g_build_filename(wdir, DONE_ID ".journal", NULL);
     g_autofree char *resumed = g_build_filename(wdir, RESUMED_ID ".journal", NULL);
+    long long now_ms = g_get_real_time() / 1000;   /* recent: within the retention */
+    g_autofree char *done_text = g_strdup_printf(
+        "{\"time\":%lld,\"event\":\"start\",\"type\":\"os-patch\",\"domain\":\"g9\","
+        "\"substitute\":\"g9-sub\",\"args\":{\"type\":\"os-patch\",\"domain\":\"g9\","
+        "\"patch\":\"true\"}}\n{\"time\":%lld,\"event\":\"end\",\"state\":\"done\"}\n",
+        now_ms - 2000, now_ms - 1000);
+    g_autofree char *resumed_text = g_strdup_printf(
+        "{\"time\":%lld,\"event\":\"start\",\"type\":\"os-patch\",\"domain\":\"g7\","
+        "\"substitute\":\"g7-sub\",\"args\":{\"type\":\"os-patch\",\"domain\":\"g7\","
+        "\"patch\":\"true\"}}\n{\"time\":%lld,\"event\":\"begin\",\"step\":\"substitute\"}\n",
+        now_ms - 2000, now_ms - 1000);
 
     CU_ASSERT_EQUAL_FATAL(g_mkdir_with_parents(wdir, 0700), 0);
-    CU_ASSERT_FATAL(g_file_set_contents(done,
-        "{\"time\":1,\"event\":\"start\",\"type\":\"os-patch\",\"domain\":\"g9\","
-        "\"substitute\":\"g9-sub\",\"args\":{\"type\":\"os-patch\",\"domain\":\"g9\","
-        "\"patch\":\"true\"}}\n{\"time\":2,\"event\":\"end\",\"state\":\"done\"}\n", -1, NULL));
-    CU_ASSERT_FATAL(g_file_set_contents(resumed,
-        "{\"time\":1,\"event\":\"start\",\"type\":\"os-patch\",\"domain\":\"g7\","
-        "\"substitute\":\"g7-sub\",\"args\":{\"type\":\"os-patch\",\"domain\":\"g7\","
-        "\"patch\":\"true\"}}\n{\"time\":2,\"event\":\"begin\",\"step\":\"substitute\"}\n",
-        -1, NULL));
+    CU_ASSERT_FATAL(g_file_set_contents(done, done_text, -1, NULL));
+    CU_ASSERT_FATAL(g_file_set_contents(resumed, resumed_text, -1, NULL));
 }
 
 static void daemon_up(void)
