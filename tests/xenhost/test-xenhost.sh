@@ -102,6 +102,21 @@ esac
 
 guest_overlay=$stage.guest
 
+# One test host at a time on this machine, for the whole test: xenhost.sh
+# waits for another run by itself, but the clean-up checks below are runs of
+# their own, and test-xenhost.sh must not let test-xenhost-2.sh's QEMUs in
+# between them (the Ctrl-C check waits a bounded time for its hosts to boot).
+if [ "${XMAINT_XENHOST_PARALLEL:-0}" != 1 ]; then
+	cache=${XMAINT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xmaint}/xenhost
+	mkdir -p "$cache"
+	exec 7>"$cache/run.lock"
+	if ! flock -n 7; then
+		echo "test-xenhost: another test host runs on this machine; waiting for it to end"
+		flock 7
+	fi
+	export XMAINT_XENHOST_PARALLEL=1
+fi
+
 # survivors LOG: print the processes whose command line names LOG (the
 # QEMUs of a run write their consoles there; so does the harness's tail);
 # nothing when none is left (pgrep never lists itself)
