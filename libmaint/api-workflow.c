@@ -175,9 +175,21 @@ OPT_STR(set_patch, "patch")
 OPT_STR(set_change, "change")
 OPT_ITEM(add_disk, "disks")
 OPT_ITEM(add_set, "sets")
-OPT_ITEM(add_hide_pci, "hide_pci")
 OPT_ITEM(add_remove, "remove")
 OPT_ITEM(add_add, "add")
+
+MAINT_EXPORT int maint_workflow_opts_add_hide_pci(maint_workflow_opts *opts, const char *bdf)
+{
+    maint_hide_spec spec;
+
+    maint_hide_spec_init(&spec);
+    if (opts && bdf && opts->kind == MAINT_WORKFLOW_HW_REMOVE &&
+        maint_hide_spec_add_pci(&spec, bdf) != MAINT_OK)
+        return refuse(opts, MAINT_ERROR_INVAL,
+                      maint__sprintf("workflow-start: option 'hide_pci': '%.32s' is not "
+                                     "a PCI address BB:DD.F", bdf));
+    return opt_put(opts, "hide_pci", bdf, 0, false, true);
+}
 
 MAINT_EXPORT int maint_workflow_opts_set_vcpus(maint_workflow_opts *opts, unsigned vcpus)
 {

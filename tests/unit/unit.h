@@ -11,6 +11,7 @@ void suite_request_register(void);
 void suite_client_register(void);
 void suite_substitute_register(void);
 void suite_agent_register(void);
+void suite_api_register(void);
 
 /*
  * Compare actual output with tests/data/<module>/<name>.out (found through
