@@ -102,13 +102,23 @@ static struct followed *find(maint_workflow_watch *w, const char *id)
     return NULL;
 }
 
+/* A workflow id as workflow-abort's schema bounds it (1-128 bytes), of
+ * characters a xenstore path element may hold; never "." or "..". */
+static bool id_valid(const char *id)
+{
+    size_t n = id ? strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789_.-") : 0;
+
+    return n > 0 && n <= 128 && !id[n] && strcmp(id, ".") && strcmp(id, "..");
+}
+
 MAINT_EXPORT int maint_workflow_watch_add(maint_workflow_watch *w, const char *id)
 {
     char *path = NULL, *token = NULL;
     bool first = w && w->nr == 0;
     int rc = MAINT_ERROR_NOMEM;
 
-    if (!w || !id || !maint__request_id_valid(id) || strlen(id) > 128)
+    if (!w || !id_valid(id))
         return MAINT_ERROR_INVAL;
     if (find(w, id))
         return MAINT_OK;

@@ -413,6 +413,10 @@ static void test_events_in_order(void)
     CU_ASSERT_EQUAL_FATAL(maint_workflow_watch_open(env.ctx, &w), MAINT_OK);
     CU_ASSERT_EQUAL_FATAL(maint_workflow_watch_add(w, "E1"), MAINT_OK);
     CU_ASSERT_EQUAL(maint_workflow_watch_read(w, &ev), MAINT_ERROR_NOENT); /* not yet published */
+    /* ids as xmaintd makes them may be longer than a request id (33 here) */
+    CU_ASSERT_EQUAL(maint_workflow_watch_add(w, "20261207-101010-reconfigure-32000"), MAINT_OK);
+    CU_ASSERT_EQUAL(maint_workflow_watch_add(w, "../x"), MAINT_ERROR_INVAL);
+    CU_ASSERT_EQUAL(maint_workflow_watch_add(w, ""), MAINT_ERROR_INVAL);
     writer_start(&wr);
     /* the caller's own loop: poll the fd, then read what is pending */
     while (!ended && g_get_monotonic_time() < until) {
