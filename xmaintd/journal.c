@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <glib/gstdio.h>
 #include <yajl/yajl_tree.h>
 
 #include "workflow.h"
@@ -144,8 +145,6 @@ static void replay_created(xmd_wf *w, yajl_val v)
 static void replay_record(xmd_wf *w, yajl_val v)
 {
     const char *ev = member(v, "event"), *st = member(v, "step");
-    const char *pt[] = { "time", NULL };
-    yajl_val t;
 
     if (!ev)
         return;
@@ -166,10 +165,6 @@ static void replay_record(xmd_wf *w, yajl_val v)
                 w->state = (xmd_wf_state)k;
         if (w->state == WF_RUNNING)
             w->state = WF_FAILED;
-        t = yajl_tree_get(v, pt, yajl_t_number);
-        /* an end without a time (never written so) counts as now */
-        w->ended_ms = t && YAJL_IS_INTEGER(t) && YAJL_GET_INTEGER(t) > 0 ?
-                      YAJL_GET_INTEGER(t) : g_get_real_time() / 1000;
     }
 }
 
@@ -202,7 +197,15 @@ xmd_wf *xmd_journal_replay(xmd *d, const char *path)
             replay_record(w, v);
         yajl_tree_free(v);
     }
-    if (!w)
+    if (!w) {
         g_warning("%s: no start record; ignored", path);
+    } else if (w->state != WF_RUNNING) {
+        /* ended when its last record was written (the retention's clock:
+         * the file's, whatever time a record claims) */
+        GStatBuf st;
+
+        w->ended_ms = g_stat(path, &st) == 0 && st.st_mtime > 0 ?
+                      (gint64)st.st_mtime * 1000 : g_get_real_time() / 1000;
+    }
     return w;
 }

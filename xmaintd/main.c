@@ -192,35 +192,30 @@ static int daemonize(int *notify_fd_r)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The command line into d: -1 to go on, else the exit status. */
+static int parse_options(xmd *d, int argc, char **argv)
 {
-    xmd d = { .pidfile_fd = -1 };
     g_autoptr(GError) error = NULL;
     g_autoptr(GOptionContext) oc = NULL;
-    gboolean version = FALSE, lx_busy = FALSE;
-    int notify_fd = -1, status = EXIT_FAILURE, devnull;
+    gboolean version = FALSE;
     GOptionEntry entries[] = {
-        { "foreground", 'F', 0, G_OPTION_ARG_NONE, &d.foreground,
+        { "foreground", 'F', 0, G_OPTION_ARG_NONE, &d->foreground,
           "Stay in the foreground (do not daemonize)", NULL },
-        { "pidfile", 'p', 0, G_OPTION_ARG_FILENAME, &d.pidfile,
+        { "pidfile", 'p', 0, G_OPTION_ARG_FILENAME, &d->pidfile,
           "Write the pid here (default " RUNSTATEDIR "/xmaintd.pid; '' for none)", "FILE" },
-        { "state-dir", 's', 0, G_OPTION_ARG_FILENAME, &d.state_dir,
+        { "state-dir", 's', 0, G_OPTION_ARG_FILENAME, &d->state_dir,
           "Durable state (default " LOCALSTATEDIR "/lib/xmaint)", "DIR" },
-        { "log-file", 'l', 0, G_OPTION_ARG_FILENAME, &d.log_file,
+        { "log-file", 'l', 0, G_OPTION_ARG_FILENAME, &d->log_file,
           "Log here instead of standard error", "FILE" },
-        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &d.verbose, "Log debug messages", NULL },
+        { "workflow-retention", 'r', 0, G_OPTION_ARG_INT64, &d->wf_retention_s,
+          "Forget an ended workflow (its journal and xenstore node) SECONDS after "
+          "its end (default 86400, a day)", "SECONDS" },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &d->verbose, "Log debug messages", NULL },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
         { NULL }
     };
 
-    signal(SIGPIPE, SIG_IGN);
-    /* SIGCHLD has one owner, libxl: libmaint sets each of its contexts to
-     * reap only its own children (util.c), and xmaintd reaps its own by
-     * pid.  An inherited SIG_IGN would let the kernel reap every child
-     * before any waiter saw its status. */
-    signal(SIGCHLD, SIG_DFL);
-    g_log_set_writer_func(log_writer, NULL, NULL);
-
+    d->wf_retention_s = XMD_WF_RETENTION_DEFAULT_S;
     oc = g_option_context_new("- the xmaint dom0 maintenance daemon");
     g_option_context_set_summary(oc, "Serves xmaint requests written to xenstore and "
                                  "publishes the host identity to every domain.");
@@ -234,10 +229,35 @@ int main(int argc, char **argv)
                 argv[1]);
         return 2;
     }
+    if (d->wf_retention_s < 0 || d->wf_retention_s > G_MAXINT64 / 1000) {
+        fprintf(stderr, "xmaintd: --workflow-retention: %lld is not a number of seconds "
+                "from 0\n", (long long)d->wf_retention_s);
+        return 2;
+    }
     if (version) {
         printf("xmaintd %s (libmaint %s)\n", PACKAGE_VERSION, maint_version());
         return 0;
     }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    xmd d = { .pidfile_fd = -1 };
+    g_autoptr(GError) error = NULL;
+    gboolean lx_busy = FALSE;
+    int notify_fd = -1, status = EXIT_FAILURE, devnull;
+
+    signal(SIGPIPE, SIG_IGN);
+    /* SIGCHLD has one owner, libxl: libmaint sets each of its contexts to
+     * reap only its own children (util.c), and xmaintd reaps its own by
+     * pid.  An inherited SIG_IGN would let the kernel reap every child
+     * before any waiter saw its status. */
+    signal(SIGCHLD, SIG_DFL);
+    g_log_set_writer_func(log_writer, NULL, NULL);
+    if ((status = parse_options(&d, argc, argv)) >= 0)
+        return status;
+    status = EXIT_FAILURE;
     log_verbose = d.verbose;
     if (!d.pidfile)
         d.pidfile = g_strdup(RUNSTATEDIR "/xmaintd.pid");

@@ -177,10 +177,14 @@ static void finish(xmd_wf *w, xmd_wf_state st, const char *msg)
 {
     g_mutex_lock(&w->lock);
     w->state = st;
-    w->ended_ms = g_get_real_time() / 1000;
     g_mutex_unlock(&w->lock);
     xmd_journal(w, "end", NULL, "state", xmd_wf_state_names[st]);
     xmd_wf_progress(w, NULL, "%s", msg);
+    /* last: from now on the retention may forget it (its node and journal
+     * written for the last time above) */
+    g_mutex_lock(&w->lock);
+    w->ended_ms = g_get_real_time() / 1000;
+    g_mutex_unlock(&w->lock);
 }
 
 /* Run the steps not done yet.  TRUE: all done, or paused (*paused_r). */
@@ -523,6 +527,99 @@ void xmd_workflow_note(xmd *d, const char *id, uint32_t domid, const char *text)
     g_mutex_unlock(&wf_list_lock);
 }
 
+/* ---- retention ------------------------------------------------------------ */
+
+/* workflow-list keeps at most so many ended workflows, the newest */
+#define KEEP_ENDED 64
+
+/* When it ended (wall-clock ms), 0 while it runs. */
+static gint64 ended_at(xmd_wf *w)
+{
+    gint64 t;
+
+    g_mutex_lock(&w->lock);
+    t = w->ended_ms;
+    g_mutex_unlock(&w->lock);
+    return t;
+}
+
+static gint newest_first(gconstpointer a, gconstpointer b)
+{
+    gint64 ta = ended_at(*(xmd_wf *const *)a), tb = ended_at(*(xmd_wf *const *)b);
+
+    return ta < tb ? 1 : ta > tb ? -1 : 0;
+}
+
+/* Its published node and its files go. */
+static void forget(xmd *d, xmd_wf *w, gint64 now_ms)
+{
+    g_autofree char *path = g_strdup_printf(MAINT_XS_WORKFLOW_FMT, w->id);
+    maint__port *port = &d->ctx->port;
+
+    if (port->ops->xs_rm(port->priv, MAINT__XS_NO_TXN, path) < 0 && errno != ENOENT)
+        g_warning("workflow %s: cannot remove %s: %s", w->id, path, g_strerror(errno));
+    xmd_journal_remove(d, w->id);
+    g_message("workflow %s: ended %lld s ago; its journal and %s removed", w->id,
+              (long long)(now_ms - ended_at(w)) / 1000, path);
+}
+
+void xmd_workflows_prune(xmd *d)
+{
+    gint64 now = g_get_real_time() / 1000, keep_ms = d->wf_retention_s * 1000;
+    g_autoptr(GPtrArray) ended = g_ptr_array_new();
+    g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(xmd_wf_free);
+
+    g_mutex_lock(&wf_list_lock);
+    for (guint i = 0; d->workflows && i < d->workflows->len; i++)
+        if (ended_at(g_ptr_array_index(d->workflows, i)))
+            g_ptr_array_add(ended, g_ptr_array_index(d->workflows, i));
+    g_ptr_array_sort(ended, newest_first);
+    for (guint i = 0; i < ended->len; i++) {
+        xmd_wf *w = g_ptr_array_index(ended, i);
+        guint k;
+
+        if ((i >= KEEP_ENDED || now - ended_at(w) >= keep_ms) &&
+            g_ptr_array_find(d->workflows, w, &k))
+            g_ptr_array_add(gone, g_ptr_array_steal_index(d->workflows, k));
+    }
+    g_mutex_unlock(&wf_list_lock);
+    /* out of the list: nobody else finds them now */
+    for (guint i = 0; i < gone->len; i++)
+        forget(d, g_ptr_array_index(gone, i), now);
+}
+
+static gboolean prune_tick(gpointer data)
+{
+    xmd_workflows_prune(data);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Published nodes of workflows xmaintd no longer has (their journals went
+ * while it was down, or before it removed the node). */
+static void remove_orphans(xmd *d)
+{
+    maint__port *port = &d->ctx->port;
+    char **names = NULL;
+    unsigned nr = 0;
+
+    if (port->ops->xs_directory(port->priv, MAINT__XS_NO_TXN, MAINT_XS_WORKFLOWS,
+                                &names, &nr) < 0)
+        return;
+    for (unsigned i = 0; i < nr; i++) {
+        gboolean known = FALSE;
+
+        for (guint k = 0; k < d->workflows->len && !known; k++)
+            known = !strcmp(((xmd_wf *)g_ptr_array_index(d->workflows, k))->id, names[i]);
+        if (!known) {
+            g_autofree char *path = g_strdup_printf(MAINT_XS_WORKFLOW_FMT, names[i]);
+
+            port->ops->xs_rm(port->priv, MAINT__XS_NO_TXN, path);
+            g_message("%s: no such workflow (any more); removed", path);
+        }
+    }
+    free(names);
+}
+
 /* ---- restart: the journals ----------------------------------------------- */
 
 static void resume_one(xmd *d, const char *path)
@@ -544,13 +641,12 @@ static void resume_one(xmd *d, const char *path)
     wf_start_thread(w);
 }
 
-void xmd_workflows_init(xmd *d)
+static void load_journals(xmd *d)
 {
     g_autofree char *dir = g_build_filename(d->state_dir, "workflows", NULL);
     GDir *dh;
     const char *name;
 
-    d->workflows = g_ptr_array_new_with_free_func(xmd_wf_free);
     if (!(dh = g_dir_open(dir, 0, NULL)))
         return;
     g_mutex_lock(&wf_list_lock);
@@ -564,8 +660,30 @@ void xmd_workflows_init(xmd *d)
     g_dir_close(dh);
 }
 
+/* Ended workflows are kept d->wf_retention_s, checked a few times a
+ * retention (at least every 10 minutes). */
+static void retention_start(xmd *d)
+{
+    xmd_workflows_prune(d);
+    g_mutex_lock(&wf_list_lock);
+    remove_orphans(d);
+    g_mutex_unlock(&wf_list_lock);
+    d->wf_prune_timer = g_timeout_add_seconds((guint)CLAMP(d->wf_retention_s / 4, 1, 600),
+                                              prune_tick, d);
+}
+
+void xmd_workflows_init(xmd *d)
+{
+    d->workflows = g_ptr_array_new_with_free_func(xmd_wf_free);
+    load_journals(d);
+    retention_start(d);
+}
+
 void xmd_workflows_fini(xmd *d)
 {
+    if (d->wf_prune_timer)
+        g_source_remove(d->wf_prune_timer);
+    d->wf_prune_timer = 0;
     if (!d->workflows)
         return;
     /* running workflows pause at their next step and resume on restart */

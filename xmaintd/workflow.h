@@ -49,7 +49,8 @@ struct xmd_wf {
     GArray *created;             /* xmd_sd_created: the domains it made (under lock) */
     gboolean rolling_back;       /* under lock */
     xmd_wf_state state;          /* under lock */
-    gint64 ended_ms;             /* wall-clock ms of its end record; 0 while it runs */
+    gint64 ended_ms;             /* wall-clock ms it ended (its journal's last
+                                  * write); 0 while it runs (under lock) */
     char *step, *message;        /* under lock */
     gint abort;                  /* atomic; set under lock (xmd_workflow_abort) */
     GThread *thread;

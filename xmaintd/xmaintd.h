@@ -36,6 +36,7 @@ typedef struct xmd {
     gchar *state_dir;
     gchar *log_file;
     gboolean verbose;
+    gint64 wf_retention_s;             /* ended workflows are forgotten after it */
 
     /* stages */
     int pidfile_fd;
@@ -56,6 +57,7 @@ typedef struct xmd {
     xmd_standby *standby;              /* hot-standby pairs (main thread only) */
     GHashTable *reaping;               /* domids whose shutdown toolstack.c acts on */
     unsigned lx_aos;                   /* libxl async operations under way (main thread) */
+    guint wf_prune_timer;
 } xmd;
 
 /* domains.c */
@@ -81,6 +83,10 @@ void xmd_domain_death_disable(xmd *d, xmd_domain *dom);
 /* workflow.c */
 void xmd_workflows_init(xmd *d);       /* loads the journals, resumes */
 void xmd_workflows_fini(xmd *d);
+/* Forget the workflows that ended more than d->wf_retention_s ago, and all
+ * but the newest 64 ended ones: their journals and xenstore nodes go. */
+void xmd_workflows_prune(xmd *d);
+#define XMD_WF_RETENTION_DEFAULT_S (24 * 3600)
 /* Start a workflow from request arguments; returns its id (g_free). */
 char *xmd_workflow_start(xmd *d, maint__args *args, GError **error);
 gboolean xmd_workflow_abort(xmd *d, const char *id, GError **error);
