@@ -18,8 +18,12 @@ pc=$(find "$tmp/root" -name libmaint.pc | head -n1)
 export PKG_CONFIG_PATH="${pc%/*}" PKG_CONFIG_SYSROOT_DIR="$tmp/root"
 flags=$(pkg-config --cflags --libs libmaint) || { echo "FAIL: pkg-config libmaint"; exit 1; }
 libdir=${pc%/pkgconfig/*}           # the staged library directory
+# a sanitizer build's libmaint needs its runtime first in the program
+san=
+objdump -p "$b/libmaint/.libs/libmaint.so" | grep -q 'NEEDED.*libasan' &&
+	san="-fsanitize=address,undefined"
 # the example must need nothing but what pkg-config says
-if ! ${CC:-cc} -Wall -Werror -o "$tmp/os-patch" "$s/examples/os-patch.c" $flags \
+if ! ${CC:-cc} -Wall -Werror $san -o "$tmp/os-patch" "$s/examples/os-patch.c" $flags \
 	-Wl,-rpath-link,"$libdir" >"$tmp/cc.log" 2>&1; then
 	cat "$tmp/cc.log"
 	echo "FAIL: examples/os-patch.c does not build with pkg-config libmaint ($flags)"
