@@ -45,7 +45,6 @@ void xmd_fault_point(const char *point, gboolean after)
 static char *command_json(const char *op, const char *app, gboolean placed)
 {
     maint__json *j = maint__json_new();
-    char *out, *ret;
 
     maint__json_map_open(j);
     maint__json_key(j, "op");
@@ -57,12 +56,7 @@ static char *command_json(const char *op, const char *app, gboolean placed)
         maint__json_bool(j, true);
     }
     maint__json_map_close(j);
-    out = maint__json_finish(j);
-    if (!out)
-        g_error("out of memory");
-    ret = g_strdup(out);
-    free(out);
-    return ret;
+    return xmd_json_finish(j);
 }
 
 gboolean xmd_agent_cmd(maint_ctx *ctx, uint32_t domid, const char *json, unsigned timeout_ms,

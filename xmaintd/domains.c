@@ -1,7 +1,10 @@
 /*
  * Domain arrival and departure: every domain gets its xmaint tree (with the
  * permissions of xenstore-schema/) and the host identity; its request
- * directory is watched until it goes.
+ * directory is watched until it goes.  What else follows a domain's life
+ * observes it here (xmd_domain_observe): arrival, shutdown, and its going,
+ * told once per domain whether libxl's death event or xenstored's
+ * @releaseDomain comes first.
  */
 #define G_LOG_DOMAIN "xmaintd-domains"
 #include <errno.h>
@@ -25,6 +28,56 @@ void xmd_domains_init(xmd *d)
 {
     d->domains = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                        domain_free);
+}
+
+/* ---- observers ------------------------------------------------------------ */
+
+void xmd_domain_observe(xmd *d, const xmd_domain_observer *o)
+{
+    if (!d->observers)
+        d->observers = g_ptr_array_new();
+    g_ptr_array_add(d->observers, (gpointer)o);
+}
+
+#define EACH_OBSERVER(d, o) \
+    for (guint i_ = 0; (d)->observers && i_ < (d)->observers->len; i_++) \
+        for (const xmd_domain_observer *o = g_ptr_array_index((d)->observers, i_); o; o = NULL)
+
+static void tell_gone(xmd *d, uint32_t domid, xmd_domain *dom, const char *why)
+{
+    EACH_OBSERVER(d, o)
+        if (o->gone)
+            o->gone(d, domid, dom, why);
+}
+
+void xmd_domain_shut_down(xmd *d, uint32_t domid, int reason)
+{
+    EACH_OBSERVER(d, o)
+        if (o->shutdown)
+            o->shutdown(d, domid, reason);
+}
+
+typedef struct recheck {
+    xmd *d;
+    uint32_t domid;
+} recheck;
+
+static gboolean recheck_idle(gpointer data)
+{
+    recheck *c = data;
+
+    xmd_domain_shut_down(c->d, c->domid, -1);
+    g_free(c);
+    return G_SOURCE_REMOVE;
+}
+
+void xmd_domain_recheck(xmd *d, uint32_t domid)
+{
+    recheck *c = g_new0(recheck, 1);
+
+    c->d = d;
+    c->domid = domid;
+    g_idle_add(recheck_idle, c);
 }
 
 xmd_domain *xmd_domain_find(xmd *d, uint32_t domid)
@@ -208,13 +261,15 @@ static void domain_add(xmd *d, uint32_t domid)
         return;
     }
     dom->watching = true;
-    xmd_domain_death_enable(d, dom);
+    EACH_OBSERVER(d, o)
+        if (o->arrived)
+            o->arrived(d, dom);
     g_message("d%u (%s): domain arrived; host identity published, requests served",
               domid, xmd_domain_label(dom));
     /* The watch fires once at registration, which scans what is pending. */
 }
 
-static void domain_remove(xmd *d, xmd_domain *dom)
+static void unwatch(xmd *d, xmd_domain *dom)
 {
     maint__port *port = &d->ctx->port;
 
@@ -224,15 +279,28 @@ static void domain_remove(xmd *d, xmd_domain *dom)
 
         port->ops->xs_unwatch(port->priv, req, token);
     }
-    xmd_domain_death_disable(d, dom);
-    /* its death event may never come now: a domid Xen hands out again must
-     * find no stale entry */
-    xmd_toolstack_forget(d, dom->domid);
+    dom->watching = false;
+}
+
+/* The one place a domain goes: out of the table, its observers told once
+ * (the other way of noticing finds no entry) -- also one that went without
+ * a death event (e.g. while the daemon restarted). */
+static void domain_remove(xmd *d, xmd_domain *dom, const char *why)
+{
+    unwatch(d, dom);
     g_message("d%u (%s): domain departed", dom->domid, xmd_domain_label(dom));
-    /* an active that went without a death event (e.g. while the daemon
-     * restarted) fails over all the same */
-    xmd_standby_domain_gone(d, dom->domid, "departed");
+    tell_gone(d, dom->domid, dom, why);
     g_hash_table_remove(d->domains, GUINT_TO_POINTER(dom->domid));
+}
+
+void xmd_domain_died(xmd *d, uint32_t domid)
+{
+    xmd_domain *dom = xmd_domain_find(d, domid);
+
+    if (dom)
+        domain_remove(d, dom, "died");
+    else
+        tell_gone(d, domid, NULL, "died");
 }
 
 /* Parse a /local/domain child name as a domid, strictly. */
@@ -274,7 +342,7 @@ void xmd_domains_rescan(xmd *d)
         if (!g_hash_table_contains(present, key))
             gone = g_slist_prepend(gone, value);
     for (GSList *l = gone; l; l = l->next)
-        domain_remove(d, l->data);
+        domain_remove(d, l->data, "departed");
     g_slist_free(gone);
 
     g_hash_table_iter_init(&it, present);
@@ -304,16 +372,15 @@ void xmd_domains_fini(xmd *d)
     g_hash_table_iter_init(&it, d->domains);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         xmd_domain *dom = value;
-        maint__port *port = &d->ctx->port;
 
-        if (dom->watching) {
-            g_autofree char *req = g_strdup_printf(MAINT_XS_REQUEST_DIR_FMT, dom->domid);
-            g_autofree char *token = g_strdup_printf("req:%u", dom->domid);
-
-            port->ops->xs_unwatch(port->priv, req, token);
-        }
-        xmd_domain_death_disable(d, dom);
+        unwatch(d, dom);
+        EACH_OBSERVER(d, o)
+            if (o->released)
+                o->released(d, dom);
     }
     g_hash_table_destroy(d->domains);
     d->domains = NULL;
+    if (d->observers)
+        g_ptr_array_free(d->observers, TRUE);
+    d->observers = NULL;
 }

@@ -243,15 +243,11 @@ static void lx_event(void *user, libxl_event *ev)
     case LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN:
         g_message("d%u (%s): shut down (%s)", ev->domid, label,
                   libxl_shutdown_reason_to_string(ev->u.domain_shutdown.shutdown_reason));
-        if (ev->u.domain_shutdown.shutdown_reason == LIBXL_SHUTDOWN_REASON_CRASH)
-            xmd_standby_domain_gone(d, ev->domid, "crashed");
-        xmd_toolstack_shutdown(d, ev->domid);
+        xmd_domain_shut_down(d, ev->domid, ev->u.domain_shutdown.shutdown_reason);
         break;
     case LIBXL_EVENT_TYPE_DOMAIN_DEATH:
         g_message("d%u (%s): died", ev->domid, label);
-        xmd_toolstack_forget(d, ev->domid);
-        xmd_standby_domain_gone(d, ev->domid, "died");
-        xmd_domains_rescan(d);
+        xmd_domain_died(d, ev->domid);     /* its observers told, its entry gone */
         break;
     default:
         g_debug("d%u (%s): libxl event %s", ev->domid, label,
@@ -277,15 +273,9 @@ static const libxl_event_hooks event_hooks = {
     .disaster = lx_disaster,
 };
 
-void xmd_libxl_hooks_register(xmd *d)
-{
-    if (!d->lx)
-        return;
-    libxl_osevent_register_hooks(d->lx, &osevent_hooks, d);
-    libxl_event_register_callbacks(d->lx, &event_hooks, d);
-}
+/* ---- each domain's death, through libxl ----------------------------------- */
 
-void xmd_domain_death_enable(xmd *d, xmd_domain *dom)
+static void death_enable(xmd *d, xmd_domain *dom)
 {
     int r;
 
@@ -299,9 +289,30 @@ void xmd_domain_death_enable(xmd *d, xmd_domain *dom)
     }
 }
 
-void xmd_domain_death_disable(xmd *d, xmd_domain *dom)
+static void death_disable(xmd *d, xmd_domain *dom)
 {
     if (d->lx && dom->deathw)
         libxl_evdisable_domain_death(d->lx, dom->deathw);
     dom->deathw = NULL;
+}
+
+static void death_gone(xmd *d, uint32_t domid, xmd_domain *dom, const char *why)
+{
+    if (dom)
+        death_disable(d, dom);
+}
+
+static const xmd_domain_observer death_observer = {
+    .arrived = death_enable,
+    .gone = death_gone,
+    .released = death_disable,
+};
+
+void xmd_libxl_hooks_register(xmd *d)
+{
+    if (!d->lx)
+        return;
+    libxl_osevent_register_hooks(d->lx, &osevent_hooks, d);
+    libxl_event_register_callbacks(d->lx, &event_hooks, d);
+    xmd_domain_observe(d, &death_observer);
 }

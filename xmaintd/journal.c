@@ -23,6 +23,17 @@
 
 #include "workflow.h"
 
+void xmd_wf_json_names(maint__json *j, xmd_wf *w)
+{
+    static const char *const keys[] = { "type", "domain", "substitute" };
+    const char *values[] = { w->type, w->domain, w->substitute };
+
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        maint__json_key(j, keys[i]);
+        maint__json_string(j, values[i]);
+    }
+}
+
 char *xmd_journal_path(xmd *d, const char *id)
 {
     g_autofree char *name = g_strdup_printf("%s.journal", id);
@@ -103,7 +114,8 @@ static const char *member(yajl_val v, const char *key)
 }
 
 /* The start record: a workflow, its arguments checked again. */
-static xmd_wf *replay_start(xmd *d, const char *path, guint line, yajl_val v)
+static xmd_wf *replay_start(xmd *d, const char *path, guint line, yajl_val v,
+                           xmd_journal_make_fn make)
 {
     const char *pa[] = { "args", NULL };
     const char *type = member(v, "type"), *dom = member(v, "domain"),
@@ -114,11 +126,11 @@ static xmd_wf *replay_start(xmd *d, const char *path, guint line, yajl_val v)
     maint__args args;
     xmd_wf *w = NULL;
 
-    if (!type || !dom || !sub || !a || !dot || !xmd_wf_kind_find(type))
+    if (!type || !dom || !sub || !a || !dot)
         return NULL;
     if (maint__args_parse("workflow-start", a, &args, &why) == MAINT_OK) {
         *dot = 0;
-        w = xmd_wf_new(d, base, type, dom, sub, &args);
+        w = make(d, base, type, dom, sub, &args);
     } else {
         g_warning("%s: line %u: %s", path, line, why);
     }
@@ -168,7 +180,7 @@ static void replay_record(xmd_wf *w, yajl_val v)
     }
 }
 
-xmd_wf *xmd_journal_replay(xmd *d, const char *path)
+xmd_wf *xmd_journal_replay(xmd *d, const char *path, xmd_journal_make_fn make)
 {
     g_autofree char *text = NULL;
     g_auto(GStrv) lines = NULL;
@@ -192,7 +204,7 @@ xmd_wf *xmd_journal_replay(xmd *d, const char *path)
         }
         ev = member(v, "event");
         if (!w && ev && !strcmp(ev, "start"))
-            w = replay_start(d, path, i + 1, v);
+            w = replay_start(d, path, i + 1, v, make);
         else if (w)
             replay_record(w, v);
         yajl_tree_free(v);

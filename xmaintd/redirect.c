@@ -55,7 +55,6 @@ static char *services_path(xmd *d)
 static char *services_json_locked(xmd *d)
 {
     maint__json *j = maint__json_new();
-    char *out, *ret;
 
     maint__json_array_open(j);
     for (guint i = 0; i < d->services->len; i++) {
@@ -75,10 +74,7 @@ static char *services_json_locked(xmd *d)
         maint__json_map_close(j);
     }
     maint__json_array_close(j);
-    out = maint__json_finish(j);
-    ret = g_strdup(out);
-    free(out);
-    return ret;
+    return xmd_json_finish(j);
 }
 
 char *xmd_services_json(xmd *d)

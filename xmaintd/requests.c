@@ -27,7 +27,6 @@ static int op_ping(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
                    char **error_r)
 {
     maint__json *j = maint__json_new();
-    char *out;
 
     maint__json_map_open(j);
     maint__json_key(j, "pong");
@@ -39,11 +38,7 @@ static int op_ping(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
     maint__json_key(j, "host_id");
     maint__json_string(j, d->host_id);
     maint__json_map_close(j);
-    out = maint__json_finish(j);
-    if (!out)
-        return MAINT_ERROR_NOMEM;
-    *result_r = g_strdup(out);
-    free(out);
+    *result_r = xmd_json_finish(j);
     return MAINT_OK;
 }
 
@@ -88,11 +83,7 @@ static int op_host_info(xmd *d, xmd_domain *dom, maint__args *args,
         maint__json_key(j, "cpu_signature");
         maint__json_string(j, d->cpu_signature);
         maint__json_map_close(j);
-        json = maint__json_finish(j);
-        if (!json)
-            return MAINT_ERROR_NOMEM;
-        *result_r = g_strdup(json);
-        free(json);
+        *result_r = xmd_json_finish(j);
         return MAINT_OK;
     }
     if (!d->lx)

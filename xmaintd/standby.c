@@ -362,9 +362,10 @@ static gboolean gone_idle(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Called from libxl's event callback: libxl may not be called back into
- * synchronously there, so the failover runs from the main loop. */
-void xmd_standby_domain_gone(xmd *d, uint32_t domid, const char *why)
+/* A domain died or crashed: an active's pair fails over.  Called from
+ * libxl's event callback: libxl may not be called back into synchronously
+ * there, so the failover runs from the main loop. */
+static void domain_gone(xmd *d, uint32_t domid, const char *why)
 {
     gone *g;
 
@@ -674,6 +675,22 @@ out:
     return rc;
 }
 
+static void observe_gone(xmd *d, uint32_t domid, xmd_domain *dom, const char *why)
+{
+    domain_gone(d, domid, why);
+}
+
+static void observe_shutdown(xmd *d, uint32_t domid, int reason)
+{
+    if (reason == LIBXL_SHUTDOWN_REASON_CRASH)
+        domain_gone(d, domid, "crashed");
+}
+
+static const xmd_domain_observer standby_observer = {
+    .gone = observe_gone,
+    .shutdown = observe_shutdown,
+};
+
 /* ---- life ------------------------------------------------------------------ */
 
 void xmd_standby_init(xmd *d)
@@ -703,6 +720,7 @@ void xmd_standby_init(xmd *d)
     if (s->a.nr_pairs)
         save(d);
     s->timer = g_timeout_add_seconds(1, stall_tick, d);
+    xmd_domain_observe(d, &standby_observer);
     /* actives that died while the daemon was down fail over now */
     for (unsigned i = 0; i < s->a.nr_pairs; i++) {
         arb_pair *p = &s->a.pairs[i];

@@ -82,7 +82,8 @@ static void config_read(libxl_ctx *lx, int rc, void *data)
     reap_free(r);
 }
 
-void xmd_toolstack_shutdown(xmd *d, uint32_t domid)
+/* A domain shut down (main thread): act if xmaintd created it. */
+static void toolstack_shutdown(xmd *d, uint32_t domid, int reason_unused)
 {
     libxl_dominfo info;
     libxl_shutdown_reason reason;
@@ -131,29 +132,6 @@ void xmd_toolstack_shutdown(xmd *d, uint32_t domid)
     }
 }
 
-typedef struct recheck {
-    xmd *d;
-    uint32_t domid;
-} recheck;
-
-static gboolean recheck_idle(gpointer data)
-{
-    recheck *c = data;
-
-    xmd_toolstack_shutdown(c->d, c->domid);
-    g_free(c);
-    return G_SOURCE_REMOVE;
-}
-
-void xmd_toolstack_recheck(xmd *d, uint32_t domid)
-{
-    recheck *c = g_new0(recheck, 1);
-
-    c->d = d;
-    c->domid = domid;
-    g_idle_add(recheck_idle, c);
-}
-
 gboolean xmd_libxl_drain(xmd *d, guint timeout_ms)
 {
     gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
@@ -167,15 +145,23 @@ gboolean xmd_libxl_drain(xmd *d, guint timeout_ms)
     return d->lx_aos == 0;
 }
 
-void xmd_toolstack_forget(xmd *d, uint32_t domid)
+/* The domain died: out of hand (a domid Xen hands out again finds no
+ * stale entry). */
+static void toolstack_forget(xmd *d, uint32_t domid, xmd_domain *dom, const char *why)
 {
     if (d->reaping)
         g_hash_table_remove(d->reaping, GUINT_TO_POINTER(domid));
 }
 
+static const xmd_domain_observer toolstack_observer = {
+    .gone = toolstack_forget,
+    .shutdown = toolstack_shutdown,
+};
+
 void xmd_toolstack_init(xmd *d)
 {
     d->reaping = g_hash_table_new(g_direct_hash, g_direct_equal);
+    xmd_domain_observe(d, &toolstack_observer);
 }
 
 void xmd_toolstack_fini(xmd *d)

@@ -18,142 +18,8 @@
 #include "workflow.h"
 #include "schema.h"
 
-const char *const xmd_wf_state_names[4] = { "running", "done", "failed", "rolled-back" };
-
 static GMutex wf_list_lock;
 static gint stopping;          /* the daemon is exiting: pause at the next step */
-
-/* ---- publication ---------------------------------------------------------- */
-
-void xmd_wf_json_names(maint__json *j, xmd_wf *w)
-{
-    static const char *const keys[] = { "type", "domain", "substitute" };
-    const char *values[] = { w->type, w->domain, w->substitute };
-
-    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
-        maint__json_key(j, keys[i]);
-        maint__json_string(j, values[i]);
-    }
-}
-
-static char *wf_json_locked(xmd_wf *w)
-{
-    maint__json *j = maint__json_new();
-    char *out, *ret;
-
-    maint__json_map_open(j);
-    maint__json_key(j, "id");
-    maint__json_string(j, w->id);
-    xmd_wf_json_names(j, w);
-    maint__json_key(j, "state");
-    maint__json_string(j, w->rolling_back && w->state == WF_RUNNING ? "rolling-back"
-                                                                  : xmd_wf_state_names[w->state]);
-    maint__json_key(j, "step");
-    maint__json_string(j, w->step);
-    maint__json_key(j, "message");
-    maint__json_string(j, w->message);
-    maint__json_key(j, "steps");
-    maint__json_array_open(j);
-    for (guint i = 0; i < w->kind->nr_steps; i++) {
-        const char *s = w->kind->steps[i].name;
-        maint__json_map_open(j);
-        maint__json_key(j, "name");
-        maint__json_string(j, s);
-        maint__json_key(j, "done");
-        maint__json_bool(j, g_hash_table_contains(w->done, s));
-        maint__json_map_close(j);
-    }
-    maint__json_array_close(j);
-    maint__json_map_close(j);
-    out = maint__json_finish(j);
-    ret = g_strdup(out);
-    free(out);
-    return ret;
-}
-
-char *xmd_workflow_json(xmd_wf *w)
-{
-    char *s;
-
-    g_mutex_lock(&w->lock);
-    s = wf_json_locked(w);
-    g_mutex_unlock(&w->lock);
-    return s;
-}
-
-static void publish(xmd_wf *w)
-{
-    g_autofree char *json = xmd_workflow_json(w);
-    g_autofree char *path = g_strdup_printf(MAINT_XS_WORKFLOW_FMT, w->id);
-    maint_ctx *ctx = w->ctx ? w->ctx : w->d->ctx;
-
-    if (ctx->port.ops->xs_write(ctx->port.priv, MAINT__XS_NO_TXN, path, json,
-                                (unsigned)strlen(json)) < 0)
-        g_warning("workflow %s: cannot publish %s: %s", w->id, path, g_strerror(errno));
-}
-
-void xmd_wf_progress(xmd_wf *w, const char *step, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_mutex_lock(&w->lock);
-    if (step) {
-        g_free(w->step);
-        w->step = g_strdup(step);
-    }
-    g_free(w->message);
-    w->message = msg;
-    g_mutex_unlock(&w->lock);
-    g_message("workflow %s (%s of %s): %s%s%s", w->id, w->type, w->domain,
-              step ? step : "", step ? ": " : "", msg);
-    publish(w);
-}
-
-/* ---- helpers for the steps ------------------------------------------------ */
-
-gboolean xmd_wf_lookup(xmd_wf *w, const char *name, uint32_t *domid_r)
-{
-    return maint_domain_lookup(w->ctx, name, domid_r) == MAINT_OK;
-}
-
-gboolean xmd_wf_aborted(xmd_wf *w)
-{
-    return g_atomic_int_get(&w->abort) != 0;
-}
-
-void xmd_wf_record_created(xmd_wf *w, const char *step, uint32_t domid)
-{
-    maint_domain_info info;
-    xmd_sd_created c = { .domid = domid };
-    gboolean known;
-
-    maint_domain_info_init(&info);
-    if (maint_domain_info_get(w->ctx, domid, &info) != MAINT_OK || !info.uuid[0]) {
-        maint_domain_info_dispose(&info);
-        g_warning("workflow %s: d%u is gone before it could be recorded", w->id, domid);
-        return;
-    }
-    g_strlcpy(c.uuid, info.uuid, sizeof(c.uuid));
-    maint_domain_info_dispose(&info);
-    g_mutex_lock(&w->lock);
-    known = xmd_sd_ours((xmd_sd_created *)(void *)w->created->data, w->created->len,
-                        c.domid, c.uuid);
-    if (!known)
-        g_array_append_val(w->created, c);
-    g_mutex_unlock(&w->lock);
-    if (!known) {
-        g_autofree char *id = g_strdup_printf("%u", domid);
-        const char *kv[] = { "domid", id, "uuid", c.uuid, NULL };
-
-        xmd_journal_kv(w, "created", step, kv);
-    }
-    /* it may have shut down before this record was there */
-    xmd_toolstack_recheck(w->d, domid);
-}
 
 static gboolean is_done(xmd_wf *w, const char *step)
 {
@@ -290,51 +156,6 @@ out:
 
 /* ---- the list ------------------------------------------------------------- */
 
-void xmd_wf_free(gpointer p)
-{
-    xmd_wf *w = p;
-
-    if (w->thread)
-        g_thread_join(w->thread);
-    g_free(w->id);
-    g_free(w->type);
-    g_free(w->domain);
-    g_free(w->substitute);
-    free(w->args);
-    maint__args_dispose(&w->argv);
-    g_hash_table_destroy(w->done);
-    g_hash_table_destroy(w->undone);
-    g_array_free(w->created, TRUE);
-    g_free(w->step);
-    g_free(w->message);
-    g_mutex_clear(&w->lock);
-    g_free(w);
-}
-
-xmd_wf *xmd_wf_new(xmd *d, const char *id, const char *type, const char *domain,
-                   const char *substitute, maint__args *args)
-{
-    xmd_wf *w = g_new0(xmd_wf, 1);
-
-    w->d = d;
-    w->id = g_strdup(id);
-    w->type = g_strdup(type);
-    w->kind = xmd_wf_kind_find(type);
-    g_assert(w->kind);
-    w->domain = g_strdup(domain);
-    w->substitute = g_strdup(substitute);
-    w->argv = *args;
-    maint__args_init(args);
-    w->args = maint__args_to_json(&w->argv);
-    if (!w->args)
-        g_error("out of memory");
-    w->done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    w->undone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    w->created = g_array_new(FALSE, TRUE, sizeof(xmd_sd_created));
-    g_mutex_init(&w->lock);
-    return w;
-}
-
 static void wf_start_thread(xmd_wf *w)
 {
     g_autofree char *name = g_strdup_printf("wf-%s", w->id);
@@ -421,11 +242,11 @@ char *xmd_workflow_start(xmd *d, maint__args *args, GError **error)
             g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
             id = g_strdup_printf("%s-%s-%u", stamp, type, domid);
         }
-        w = xmd_wf_new(d, id, type, info.name, subname, args);
+        w = xmd_wf_new(d, id, xmd_wf_kind_find(type), info.name, subname, args);
         maint_domain_info_dispose(&info);
         g_ptr_array_add(d->workflows, w);
         xmd_journal(w, "start", NULL, NULL, NULL);
-        publish(w);
+        xmd_wf_publish(w);
         wf_start_thread(w);
         g_mutex_unlock(&wf_list_lock);
         g_message("workflow %s: %s of %s started (substitute %s)", id, w->type, w->domain,
@@ -622,9 +443,17 @@ static void remove_orphans(xmd *d)
 
 /* ---- restart: the journals ----------------------------------------------- */
 
+static xmd_wf *from_journal(xmd *d, const char *id, const char *type, const char *domain,
+                            const char *substitute, maint__args *args)
+{
+    const xmd_wf_kind *kind = xmd_wf_kind_find(type);
+
+    return kind ? xmd_wf_new(d, id, kind, domain, substitute, args) : NULL;
+}
+
 static void resume_one(xmd *d, const char *path)
 {
-    xmd_wf *w = xmd_journal_replay(d, path);
+    xmd_wf *w = xmd_journal_replay(d, path, from_journal);
 
     if (!w)
         return;

@@ -58,18 +58,21 @@ struct xmd_wf {
     GMutex lock;                 /* the fields marked "under lock", for readers */
 };
 
-/* workflow.c, for the steps */
-xmd_wf *xmd_wf_new(xmd *d, const char *id, const char *type, const char *domain,
+/* wfstate.c: a workflow's state, and what the steps share */
+/* A new workflow; it takes *args over (leaving it initialised). */
+xmd_wf *xmd_wf_new(xmd *d, const char *id, const xmd_wf_kind *kind, const char *domain,
                    const char *substitute, maint__args *args);
 void xmd_wf_free(gpointer w);
+/* Its state to /local/domain/0/xmaint/workflow/ID. */
+void xmd_wf_publish(xmd_wf *w);
+/* A new step (or NULL: the same) and message: logged, published. */
 void xmd_wf_progress(xmd_wf *w, const char *step, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 gboolean xmd_wf_lookup(xmd_wf *w, const char *name, uint32_t *domid_r);
 /* The workflow made domain domid (at step): journalled with its UUID, so
  * xmaintd acts as its toolstack (toolstack.c), also after a restart. */
 void xmd_wf_record_created(xmd_wf *w, const char *step, uint32_t domid);
 gboolean xmd_wf_aborted(xmd_wf *w);
-/* "type", "domain", "substitute" and their values into j (journal, JSON). */
-void xmd_wf_json_names(maint__json *j, xmd_wf *w);
+
 
 /* journal.c: STATE_DIR/workflows/ID.journal, one JSON record a line,
  * written with one write() and fsync'd. */
@@ -78,9 +81,17 @@ char *xmd_journal_path(xmd *d, const char *id);
 void xmd_journal_kv(xmd_wf *w, const char *event, const char *step, const char *const *kv);
 void xmd_journal(xmd_wf *w, const char *event, const char *step, const char *key,
                  const char *value);
+/* "type", "domain", "substitute" and their values into j (the start
+ * record, the published JSON). */
+void xmd_wf_json_names(maint__json *j, xmd_wf *w);
 /* Rebuild a workflow from its journal (NULL if it has no usable start
- * record, logged); an ended one has state != WF_RUNNING and ended_ms set. */
-xmd_wf *xmd_journal_replay(xmd *d, const char *path);
+ * record, logged); an ended one has state != WF_RUNNING and ended_ms set.
+ * make: the workflow of a start record (NULL: not one to rebuild), with
+ * xmd_wf_new's arguments but the kind's name. */
+typedef xmd_wf *(*xmd_journal_make_fn)(xmd *d, const char *id, const char *type,
+                                       const char *domain, const char *substitute,
+                                       maint__args *args);
+xmd_wf *xmd_journal_replay(xmd *d, const char *path, xmd_journal_make_fn make);
 /* Remove a workflow's files in the state directory (journal, reconfigure's). */
 void xmd_journal_remove(xmd *d, const char *id);
 

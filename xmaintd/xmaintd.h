@@ -6,10 +6,24 @@
 #ifndef XMAINTD_H
 #define XMAINTD_H
 
+#include <stdlib.h>
 #include <glib.h>
 #include <libxl.h>
 
 #include "internal.h"
+
+/* The JSON j holds as a g_malloc'd string (g_free); like glib, the daemon
+ * aborts when memory runs out. */
+static inline char *xmd_json_finish(maint__json *j)
+{
+    char *out = maint__json_finish(j), *ret;
+
+    if (!out)
+        g_error("out of memory");
+    ret = g_strdup(out);
+    free(out);
+    return ret;
+}
 
 #define XMD_ERROR xmd_error_quark()
 GQuark xmd_error_quark(void);
@@ -58,9 +72,33 @@ typedef struct xmd {
     GHashTable *reaping;               /* domids whose shutdown toolstack.c acts on */
     unsigned lx_aos;                   /* libxl async operations under way (main thread) */
     guint wf_prune_timer;
+    GPtrArray *observers;              /* const xmd_domain_observer* (main thread) */
 } xmd;
 
-/* domains.c */
+/* domains.c: the domain table and the one list of observers of domains'
+ * lives.  The modules that care (events.c: libxl's death events;
+ * toolstack.c; standby.c) register here; domains.c calls no other file. */
+typedef struct xmd_domain_observer {
+    /* dom joined the table (its tree published, its requests watched) */
+    void (*arrived)(xmd *d, xmd_domain *dom);
+    /* the domain died or departed: once per domain; dom is its entry, about
+     * to be freed, or NULL if it never had one */
+    void (*gone)(xmd *d, uint32_t domid, xmd_domain *dom, const char *why);
+    /* it shut down (reason: a libxl_shutdown_reason), or -1: it may have;
+     * look again */
+    void (*shutdown)(xmd *d, uint32_t domid, int reason);
+    /* the daemon stops: let go of dom, which lives on */
+    void (*released)(xmd *d, xmd_domain *dom);
+} xmd_domain_observer;
+/* Register o (static storage) before the first xmd_domains_rescan. */
+void xmd_domain_observe(xmd *d, const xmd_domain_observer *o);
+/* libxl's events (events.c), on the main loop: */
+void xmd_domain_died(xmd *d, uint32_t domid);
+void xmd_domain_shut_down(xmd *d, uint32_t domid, int reason);
+/* From any thread: the observers look at domid's shutdown again, on the
+ * main loop (a domain just recorded as created may have shut down before
+ * the record was there). */
+void xmd_domain_recheck(xmd *d, uint32_t domid);
 void xmd_domains_init(xmd *d);
 void xmd_domains_fini(xmd *d);
 void xmd_domains_rescan(xmd *d);
@@ -76,9 +114,9 @@ void xmd_request_event(xmd *d, xmd_domain *dom, const char *id);
 
 /* events.c */
 gboolean xmd_xs_source_add(xmd *d, GError **error);
+/* libxl's fds and timeouts on the loop, its events to domains.c, and a
+ * domain observer that follows each domain's death through libxl. */
 void xmd_libxl_hooks_register(xmd *d);
-void xmd_domain_death_enable(xmd *d, xmd_domain *dom);
-void xmd_domain_death_disable(xmd *d, xmd_domain *dom);
 
 /* workflow.c */
 void xmd_workflows_init(xmd *d);       /* loads the journals, resumes */
@@ -127,15 +165,10 @@ gboolean xmd_agent_cmd(maint_ctx *ctx, uint32_t domid, const char *json, unsigne
 void xmd_fault_point(const char *point, gboolean after);
 
 /* toolstack.c: xmaintd follows on_crash/on_reboot/... of the domains it created */
+/* Observes the domains: a shut-down one is acted on if xmaintd created
+ * it; a dead one is out of hand. */
 void xmd_toolstack_init(xmd *d);
 void xmd_toolstack_fini(xmd *d);
-/* A domain shut down (main thread): act if xmaintd created it. */
-void xmd_toolstack_shutdown(xmd *d, uint32_t domid);
-/* The same from any thread, on the main loop (a domain just recorded as
- * created may have shut down before the record was there). */
-void xmd_toolstack_recheck(xmd *d, uint32_t domid);
-/* The domain died: out of hand. */
-void xmd_toolstack_forget(xmd *d, uint32_t domid);
 /* Let the libxl async operations under way (destroys, configuration reads)
  * finish, at most timeout_ms, running the main context: libxl's context may
  * not be freed while one is in progress.  False if some are left. */
@@ -154,11 +187,10 @@ gboolean xmd_service_remove(xmd *d, const char *app, GError **error);
 int xmd_service_retarget(xmd *d, maint_ctx *ctx, const char *app, const char *from,
                          const char *to, GError **error);
 
-/* standby.c */
+/* standby.c: observes the domains: an active that dies or crashes fails
+ * over. */
 void xmd_standby_init(xmd *d);
 void xmd_standby_fini(xmd *d);
-/* A domain died or crashed: an active's pair fails over. */
-void xmd_standby_domain_gone(xmd *d, uint32_t domid, const char *why);
 int xmd_op_standby_create(xmd *d, xmd_domain *dom, maint__args *args, char **result_r, char **error_r);
 int xmd_op_standby_destroy(xmd *d, xmd_domain *dom, maint__args *args, char **result_r, char **error_r);
 int xmd_op_standby_show(xmd *d, xmd_domain *dom, maint__args *args, char **result_r, char **error_r);
