@@ -66,7 +66,7 @@ MAINT_EXPORT int maint_ctx_open(maint_ctx **ctx_r, xentoollog_logger *lg,
     maint__port port;
     int rc;
 
-    if (!ctx_r || (flags & ~MAINT_CTX_NO_LIBXL))
+    if (!ctx_r || (flags & ~(MAINT_CTX_NO_LIBXL | MAINT__CTX_CALLER_HOOKS)))
         return MAINT_ERROR_INVAL;
     *ctx_r = NULL;
     if (!lg)

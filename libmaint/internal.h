@@ -90,6 +90,15 @@ typedef struct maint__port {
     void *priv;
 } maint__port;
 
+/*
+ * maint_ctx_open flag for xmaintd: the caller registers its libxl event-loop
+ * hooks (libxl_osevent_register_hooks), then sets the child-process mode
+ * (maint__libxl_childproc) itself.  libxl takes those hooks only while a
+ * context has no fd registered, and the selective-reap mode registers one
+ * (its SIGCHLD self-pipe).
+ */
+#define MAINT__CTX_CALLER_HOOKS (1u << 31)
+
 /* The real port: libxenstore and libxl.  Returns a MAINT_* code. */
 int maint__port_xen_open(maint__port *port_r, xentoollog_logger *lg, unsigned flags);
 /* The libxl context of a real port, or NULL (xenstore-only or fake). */

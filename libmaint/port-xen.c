@@ -679,8 +679,10 @@ int maint__port_xen_open(maint__port *port_r, xentoollog_logger *lg, unsigned fl
             rc = MAINT_ERROR_UNAVAILABLE;
             goto fail;
         }
-        /* before it can have a child: libxl reaps only its own (util.c) */
-        libxl_childproc_setmode(px->ctx, &maint__libxl_childproc, NULL);
+        /* before it can have a child: libxl reaps only its own (util.c);
+         * xmaintd sets it after its event-loop hooks */
+        if (!(flags & MAINT__CTX_CALLER_HOOKS))
+            libxl_childproc_setmode(px->ctx, &maint__libxl_childproc, NULL);
     }
     port_r->ops = &port_xen_ops;
     port_r->priv = px;

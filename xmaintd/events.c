@@ -313,6 +313,8 @@ void xmd_libxl_hooks_register(xmd *d)
     if (!d->lx)
         return;
     libxl_osevent_register_hooks(d->lx, &osevent_hooks, d);
+    /* only now: the selective-reap mode registers an fd (main.c's ctx_open) */
+    libxl_childproc_setmode(d->lx, &maint__libxl_childproc, NULL);
     libxl_event_register_callbacks(d->lx, &event_hooks, d);
     xmd_domain_observe(d, &death_observer);
 }

@@ -118,7 +118,7 @@ static gboolean ctx_open(xmd *d, GError **error)
 
     d->xtl = (xentoollog_logger *)xtl_createlogger_stdiostream(
         stderr, d->verbose ? XTL_DEBUG : XTL_WARN, XTL_STDIOSTREAM_HIDE_PROGRESS);
-    rc = maint_ctx_open(&d->ctx, d->xtl, 0);
+    rc = maint_ctx_open(&d->ctx, d->xtl, MAINT__CTX_CALLER_HOOKS);
     if (rc == MAINT_ERROR_UNAVAILABLE) {
         g_warning("the hypervisor is not available: serving xenstore requests only "
                   "(list and host-info will be refused)");
