@@ -438,38 +438,17 @@ MAINT_EXPORT int maint_domain_retire(maint_ctx *ctx, uint32_t domid, unsigned ti
     rc = ctx->port.ops->domain_shutdown(ctx->port.priv, domid);
     if (rc == MAINT_OK) {
         LOGD(ctx->lg, INFO, domid, "asked to shut down; waiting up to %u s", timeout_ms / 1000);
-        while (maint__now_ms() < end) {
-            maint_domain_info info;
-            bool gone;
-
-            maint_domain_info_init(&info);
-            gone = ctx->port.ops->domain_info(ctx->port.priv, domid, &info) != MAINT_OK ||
-                   info.state == MAINT_DOMAIN_STATE_SHUTDOWN || info.state == MAINT_DOMAIN_STATE_DYING ||
-                   info.state == MAINT_DOMAIN_STATE_CRASHED;
-            maint_domain_info_dispose(&info);
-            if (gone)
-                break;
+        while (maint__now_ms() < end && !maint__domain_down(&ctx->port, domid, NULL))
             sleep_ms(200);
-        }
     }
     /* Shut down: the toolstack that created it (xl's per-domain process,
      * libvirt, ...) usually reaps it at once; give it a moment first. */
     {
         int64_t reap_end = maint__now_ms() + 10000;
-        while (ctx->port.ops->xs_introduced(ctx->port.priv, domid) && maint__now_ms() < reap_end) {
-            maint_domain_info info;
-            bool down;
-
-            maint_domain_info_init(&info);
-            down = ctx->port.ops->domain_info(ctx->port.priv, domid, &info) != MAINT_OK ||
-                   info.state == MAINT_DOMAIN_STATE_SHUTDOWN ||
-                   info.state == MAINT_DOMAIN_STATE_DYING ||
-                   info.state == MAINT_DOMAIN_STATE_CRASHED;
-            maint_domain_info_dispose(&info);
-            if (!down)
-                break;                 /* still running: it did not shut down */
+        /* still running: it did not shut down */
+        while (ctx->port.ops->xs_introduced(ctx->port.priv, domid) && maint__now_ms() < reap_end &&
+               maint__domain_down(&ctx->port, domid, NULL))
             sleep_ms(200);
-        }
     }
     /* still there (or never answering): the toolstack's part is destroy */
     if (ctx->port.ops->xs_introduced(ctx->port.priv, domid)) {

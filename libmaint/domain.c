@@ -181,3 +181,27 @@ int maint__domain_list_json(maint__port *port, char **json_r)
     maint_domain_list_free(list, nr > 0 ? (unsigned)nr : 0);
     return *json_r ? MAINT_OK : MAINT_ERROR_NOMEM;
 }
+
+bool maint__domain_down(maint__port *port, uint32_t domid, const char **what_r)
+{
+    maint_domain_info info;
+    bool down = true;
+    const char *what = "gone";
+    int rc;
+
+    maint_domain_info_init(&info);
+    rc = port->ops->domain_info(port->priv, domid, &info);
+    if (rc == MAINT_OK) {
+        what = maint_domain_state_name(info.state);
+        down = info.state == MAINT_DOMAIN_STATE_SHUTDOWN ||
+               info.state == MAINT_DOMAIN_STATE_DYING ||
+               info.state == MAINT_DOMAIN_STATE_CRASHED;
+    } else if (rc != MAINT_ERROR_NOENT) {
+        what = "unknown";                 /* cannot tell: not known to be down */
+        down = false;
+    }
+    maint_domain_info_dispose(&info);
+    if (what_r)
+        *what_r = what;
+    return down;
+}

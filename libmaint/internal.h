@@ -173,6 +173,21 @@ int maint__ms_left(int64_t deadline_ms);
 extern const libxl_childproc_hooks maint__libxl_childproc;
 int maint__child_wait(pid_t pid, int *status_r);
 
+/*
+ * Run body inside one xenstore transaction, again from the start while the
+ * commit conflicts (EAGAIN), at most 8 times.  body returns 0 to commit or
+ * -1 (errno set) to abort.  0 once committed; -1 and errno: body's, the
+ * transaction's, or EAGAIN when it kept conflicting.
+ */
+int maint__xs_transaction(maint__port *port,
+                          int (*body)(maint__port *port, uint32_t txn, void *user),
+                          void *user);
+
+/* Has the domain gone down: no such domain, or shut down, dying or
+ * crashed?  (Not when the hypervisor cannot tell.)  *what_r (may be
+ * NULL): "gone", "unknown" or its state's name. */
+bool maint__domain_down(maint__port *port, uint32_t domid, const char **what_r);
+
 /* Write fmt(domid) = value, owned by dom0 and readable by domid. */
 int maint__xs_put_readonly(maint_ctx *ctx, uint32_t domid, const char *fmt,
                            const char *value);

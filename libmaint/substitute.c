@@ -155,62 +155,60 @@ char *maint__hide_mem_value(const maint_hide_spec *spec)
     return out;
 }
 
+typedef struct hide_write {
+    uint32_t domid;
+    char *dir, *values[3], *paths[3];
+} hide_write;
+
+/* In transaction t: the hiding spec's nodes (absent: nothing hidden). */
+static int hide_write_txn(maint__port *port, uint32_t t, void *user)
+{
+    hide_write *h = user;
+    maint__perm perms[2] = { { 0, 'n' }, { h->domid, 'r' } };
+    bool ok = port->ops->xs_mkdir(port->priv, t, h->dir) == 0 &&
+              port->ops->xs_set_perms(port->priv, t, h->dir, perms, 2) == 0;
+
+    for (int i = 0; i < 3 && ok; i++) {
+        if (h->values[i])
+            ok = port->ops->xs_write(port->priv, t, h->paths[i], h->values[i],
+                                     (unsigned)strlen(h->values[i])) == 0 &&
+                 port->ops->xs_set_perms(port->priv, t, h->paths[i], perms, 2) == 0;
+        else
+            port->ops->xs_rm(port->priv, t, h->paths[i]);
+    }
+    return ok ? 0 : -1;
+}
+
 MAINT_EXPORT int maint_hide_spec_write(maint_ctx *ctx, uint32_t domid,
                                        const maint_hide_spec *spec)
 {
-    maint__port *port;
-    maint__perm perms[2] = { { 0, 'n' }, { domid, 'r' } };
-    char *values[3], *paths[3] = { NULL, NULL, NULL }, *dir = NULL;
-    uint32_t t;
-    int rc = MAINT_ERROR_NOMEM, attempt, i;
+    hide_write h = { .domid = domid };
+    char **values = h.values, **paths = h.paths;
+    int rc = MAINT_ERROR_NOMEM, i;
 
     if (!ctx || !spec || domid == 0)
         return MAINT_ERROR_INVAL;
-    port = &ctx->port;
     values[0] = spec->nr_pci ? maint__hide_pci_value(spec) : NULL;
     values[1] = spec->nr_vcpus ? maint__hide_vcpus_value(spec) : NULL;
     values[2] = spec->nr_mem ? maint__hide_mem_value(spec) : NULL;
-    dir = maint__sprintf(MAINT_XS_HIDE_FMT, domid);
+    h.dir = maint__sprintf(MAINT_XS_HIDE_FMT, domid);
     paths[0] = maint__sprintf(MAINT_XS_HIDE_PCI_FMT, domid);
     paths[1] = maint__sprintf(MAINT_XS_HIDE_VCPUS_FMT, domid);
     paths[2] = maint__sprintf(MAINT_XS_HIDE_MEM_FMT, domid);
-    if (!dir || !paths[0] || !paths[1] || !paths[2] || (spec->nr_pci && !values[0]) || (spec->nr_vcpus && !values[1]) ||
-        (spec->nr_mem && !values[2]))
+    if (!h.dir || !paths[0] || !paths[1] || !paths[2] || (spec->nr_pci && !values[0]) ||
+        (spec->nr_vcpus && !values[1]) || (spec->nr_mem && !values[2]))
         goto out;
-    for (attempt = 0; attempt < 8; attempt++) {
-        bool ok;
-
+    rc = MAINT_OK;
+    if (maint__xs_transaction(&ctx->port, hide_write_txn, &h) < 0) {
+        LOGED(ctx->lg, ERROR, domid, "cannot write the hiding spec under %s", h.dir);
         rc = MAINT_ERROR_XENSTORE;
-        if (port->ops->xs_txn_start(port->priv, &t) < 0)
-            goto out;
-        ok = port->ops->xs_mkdir(port->priv, t, dir) == 0 &&
-             port->ops->xs_set_perms(port->priv, t, dir, perms, 2) == 0;
-        for (i = 0; i < 3 && ok; i++) {
-            if (values[i])
-                ok = port->ops->xs_write(port->priv, t, paths[i], values[i],
-                                         (unsigned)strlen(values[i])) == 0 &&
-                     port->ops->xs_set_perms(port->priv, t, paths[i], perms, 2) == 0;
-            else
-                port->ops->xs_rm(port->priv, t, paths[i]);   /* absent: nothing hidden */
-        }
-        if (!ok) {
-            LOGED(ctx->lg, ERROR, domid, "cannot write the hiding spec under %s", dir);
-            port->ops->xs_txn_end(port->priv, t, true);
-            goto out;
-        }
-        if (port->ops->xs_txn_end(port->priv, t, false) == 0) {
-            rc = MAINT_OK;
-            goto out;
-        }
-        if (errno != EAGAIN)
-            goto out;
     }
 out:
     for (i = 0; i < 3; i++) {
         free(values[i]);
         free(paths[i]);
     }
-    free(dir);
+    free(h.dir);
     return rc;
 }
 
@@ -1059,26 +1057,17 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
         log = maint__sprintf("/var/log/xen/console/guest-%s.log", cfg.c_info.name);
     deadline = maint__now_ms() + (timeout_ms ? timeout_ms : 120000);
     for (;;) {
-        maint_domain_info info;
-        int st;
+        const char *what;
 
         if (substitute_ready(ctx, newid, log, opts->ready_pattern))
             break;
         /* A substitute that dies while booting fails now, not at the timeout. */
-        st = port->ops->domain_info(port->priv, newid, &info);
-        if (st == MAINT_ERROR_NOENT ||
-            (st == MAINT_OK && (info.state == MAINT_DOMAIN_STATE_CRASHED ||
-                                info.state == MAINT_DOMAIN_STATE_SHUTDOWN ||
-                                info.state == MAINT_DOMAIN_STATE_DYING))) {
+        if (maint__domain_down(port, newid, &what)) {
             LOGD(ctx->lg, ERROR, newid, "substitute '%s' died while booting (%s)",
-                 cfg.c_info.name, st ? "gone" : maint_domain_state_name(info.state));
-            if (st == MAINT_OK)
-                maint_domain_info_dispose(&info);
+                 cfg.c_info.name, what);
             rc = MAINT_ERROR_FAIL;
             goto out;
         }
-        if (st == MAINT_OK)
-            maint_domain_info_dispose(&info);
         if (maint__now_ms() >= deadline) {
             LOGD(ctx->lg, ERROR, newid, "substitute '%s' not ready within %u ms",
                  cfg.c_info.name, timeout_ms);

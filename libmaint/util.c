@@ -108,3 +108,28 @@ int maint__child_wait(pid_t pid, int *status_r)
         *status_r = status;
     return 0;
 }
+
+int maint__xs_transaction(maint__port *port,
+                          int (*body)(maint__port *port, uint32_t txn, void *user),
+                          void *user)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        uint32_t t;
+        int saved;
+
+        if (port->ops->xs_txn_start(port->priv, &t) < 0)
+            return -1;
+        if (body(port, t, user) < 0) {
+            saved = errno;
+            port->ops->xs_txn_end(port->priv, t, true);
+            errno = saved;
+            return -1;
+        }
+        if (port->ops->xs_txn_end(port->priv, t, false) == 0)
+            return 0;
+        if (errno != EAGAIN)
+            return -1;
+    }
+    errno = EAGAIN;
+    return -1;
+}

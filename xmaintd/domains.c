@@ -166,11 +166,18 @@ static bool xs_perms(xmd *d, uint32_t txn, const char *path, uint32_t owner,
                                    reader == owner ? 1 : 2) == 0;
 }
 
-/* Create the domain's tree and publish the host identity, atomically. */
-static gboolean publish(xmd *d, xmd_domain *dom)
+typedef struct tree {
+    xmd *d;
+    xmd_domain *dom;
+    bool gone, logged;
+} tree;
+
+/* In transaction t: the domain's tree, with the host identity. */
+static int tree_write(maint__port *port, uint32_t t, void *user)
 {
-    maint__port *port = &d->ctx->port;
-    uint32_t D = dom->domid;
+    tree *tr = user;
+    xmd *d = tr->d;
+    uint32_t D = tr->dom->domid;
     g_autofree char *home = g_strdup_printf(MAINT_XS_DOMAIN_FMT, D);
     g_autofree char *root = g_strdup_printf(MAINT_XS_ROOT_FMT, D);
     g_autofree char *host = g_strdup_printf(MAINT_XS_HOST_FMT, D);
@@ -181,56 +188,55 @@ static gboolean publish(xmd *d, xmd_domain *dom)
     g_autofree char *agent = g_strdup_printf(MAINT_XS_AGENT_FMT, D);
     g_autofree char *control = g_strdup_printf(MAINT_XS_CONTROL_DIR_FMT, D);
     g_autofree char *vchan = g_strdup_printf(MAINT_XS_VCHAN_DIR_FMT, D);
-    int attempt;
+    char *v;
+    bool ok;
 
-    for (attempt = 0; attempt < 8; attempt++) {
-        uint32_t t;
-        bool ok;
-
-        char *v;
-
-        if (port->ops->xs_txn_start(port->priv, &t) < 0)
-            break;
-        /* Never resurrect a home the toolstack removed. */
-        v = port->ops->xs_read(port->priv, t, home, NULL);
-        if (!v) {
-            port->ops->xs_txn_end(port->priv, t, true);
-            return FALSE;
-        }
-        free(v);
-        /* root and host: dom0's, readable by the domain */
-        ok = port->ops->xs_mkdir(port->priv, t, root) == 0 &&
-             xs_perms(d, t, root, 0, D) &&
-             port->ops->xs_mkdir(port->priv, t, host) == 0 &&
-             xs_perms(d, t, host, 0, D) &&
-             xs_put(d, t, hid, d->host_id) && xs_perms(d, t, hid, 0, D) &&
-             xs_put(d, t, hcpu, d->cpu_signature) && xs_perms(d, t, hcpu, 0, D) &&
-             /* request and response: the domain's own */
-             port->ops->xs_mkdir(port->priv, t, req) == 0 &&
-             xs_perms(d, t, req, D, D) &&
-             port->ops->xs_mkdir(port->priv, t, resp) == 0 &&
-             xs_perms(d, t, resp, D, D) &&
-             /* the agent's area and its channels: the domain's */
-             port->ops->xs_mkdir(port->priv, t, agent) == 0 &&
-             xs_perms(d, t, agent, D, D) &&
-             port->ops->xs_mkdir(port->priv, t, vchan) == 0 &&
-             xs_perms(d, t, vchan, D, D) &&
-             /* commands for the agent: dom0's, readable by the domain */
-             port->ops->xs_mkdir(port->priv, t, control) == 0 &&
-             xs_perms(d, t, control, 0, D);
-        if (!ok) {
-            g_warning("d%u (%s): cannot create %s: %s", D, xmd_domain_label(dom),
-                      root, g_strerror(errno));
-            port->ops->xs_txn_end(port->priv, t, true);
-            return FALSE;
-        }
-        if (port->ops->xs_txn_end(port->priv, t, false) == 0)
-            return TRUE;
-        if (errno != EAGAIN)
-            break;
+    /* Never resurrect a home the toolstack removed. */
+    v = port->ops->xs_read(port->priv, t, home, NULL);
+    if (!v) {
+        tr->gone = true;
+        return -1;
     }
-    g_warning("d%u (%s): cannot commit %s: %s", D, xmd_domain_label(dom), root,
-              g_strerror(errno));
+    free(v);
+    /* root and host: dom0's, readable by the domain */
+    ok = port->ops->xs_mkdir(port->priv, t, root) == 0 &&
+         xs_perms(d, t, root, 0, D) &&
+         port->ops->xs_mkdir(port->priv, t, host) == 0 &&
+         xs_perms(d, t, host, 0, D) &&
+         xs_put(d, t, hid, d->host_id) && xs_perms(d, t, hid, 0, D) &&
+         xs_put(d, t, hcpu, d->cpu_signature) && xs_perms(d, t, hcpu, 0, D) &&
+         /* request and response: the domain's own */
+         port->ops->xs_mkdir(port->priv, t, req) == 0 &&
+         xs_perms(d, t, req, D, D) &&
+         port->ops->xs_mkdir(port->priv, t, resp) == 0 &&
+         xs_perms(d, t, resp, D, D) &&
+         /* the agent's area and its channels: the domain's */
+         port->ops->xs_mkdir(port->priv, t, agent) == 0 &&
+         xs_perms(d, t, agent, D, D) &&
+         port->ops->xs_mkdir(port->priv, t, vchan) == 0 &&
+         xs_perms(d, t, vchan, D, D) &&
+         /* commands for the agent: dom0's, readable by the domain */
+         port->ops->xs_mkdir(port->priv, t, control) == 0 &&
+         xs_perms(d, t, control, 0, D);
+    if (!ok) {
+        g_warning("d%u (%s): cannot create %s: %s", D, xmd_domain_label(tr->dom), root,
+                  g_strerror(errno));
+        tr->logged = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* Create the domain's tree and publish the host identity, atomically. */
+static gboolean publish(xmd *d, xmd_domain *dom)
+{
+    tree tr = { .d = d, .dom = dom };
+
+    if (maint__xs_transaction(&d->ctx->port, tree_write, &tr) == 0)
+        return TRUE;
+    if (!tr.gone && !tr.logged)
+        g_warning("d%u (%s): cannot commit its xmaint tree: %s", dom->domid,
+                  xmd_domain_label(dom), g_strerror(errno));
     return FALSE;
 }
 

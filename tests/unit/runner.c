@@ -81,6 +81,7 @@ int main(void)
     suite_substitute_register();
     suite_agent_register();
     suite_api_register();
+    suite_util_register();
     if (CU_get_error() != CUE_SUCCESS) {
         fprintf(stderr, "cannot register the suites: %s\n", CU_get_error_msg());
         CU_cleanup_registry();

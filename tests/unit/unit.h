@@ -12,6 +12,7 @@ void suite_client_register(void);
 void suite_substitute_register(void);
 void suite_agent_register(void);
 void suite_api_register(void);
+void suite_util_register(void);
 
 /*
  * Compare actual output with tests/data/<module>/<name>.out (found through
