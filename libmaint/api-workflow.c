@@ -4,6 +4,7 @@
  * wire is the request protocol (workflow-start, workflow-abort,
  * workflow-list) and the published state (events.c reads that).
  */
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,9 +199,10 @@ MAINT_EXPORT int maint_workflow_opts_set_vcpus(maint_workflow_opts *opts, unsign
 
 MAINT_EXPORT int maint_workflow_opts_set_memory_kb(maint_workflow_opts *opts, uint64_t kb)
 {
-    /* beyond LLONG_MAX it is out of every range: keep it out */
-    return opt_put(opts, "memory_kb", NULL, kb > (uint64_t)1 << 62 ? -1 : (long long)kb,
-                   true, false);
+    /* beyond LLONG_MAX it is out of every range: keep it out, never negative */
+    long long v = kb > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)kb;
+
+    return opt_put(opts, "memory_kb", NULL, v, true, false);
 }
 
 MAINT_EXPORT int maint_workflow_opts_set_drain_ms(maint_workflow_opts *opts, unsigned ms)
