@@ -5,11 +5,12 @@
 #                          run the main job there (examples/xenhost/demo.sh)
 #   scripts/dev.sh test    install, build, run every test: unit, real
 #                          xenstored, the real Xen host, then an ASan+UBSan
-#                          build's tests and `make distcheck`
+#                          build's tests, a TSan build's, and `make distcheck`
 #   scripts/dev.sh deps    install the Debian packages only
 #   scripts/dev.sh build   configure and build in _build/
 #
-# Needs root (or sudo) for apt-get.  Build trees: _build/, _build-asan/.
+# Needs root (or sudo) for apt-get.  Build trees: _build/, _build-asan/,
+# _build-tsan/.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -84,6 +85,13 @@ run_tests() {
 	make -C _build-asan -j"$jobs"
 	XMAINT_XENHOST=skip make -C _build-asan -j"$jobs" check || {
 		check_logs _build-asan
+		return 1
+	}
+	say "TSan build: make check (the unit and daemon tests; threads in xmaintd)"
+	configure_in _build-tsan --enable-sanitizers=thread
+	make -C _build-tsan -j"$jobs"
+	XMAINT_XENHOST=skip make -C _build-tsan -j"$jobs" check || {
+		check_logs _build-tsan
 		return 1
 	}
 	say "make distcheck"

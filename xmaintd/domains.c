@@ -66,6 +66,7 @@ static gboolean recheck_idle(gpointer data)
 {
     recheck *c = data;
 
+    XMD_TSAN_ACQUIRE(c);
     xmd_domain_shut_down(c->d, c->domid, -1);
     g_free(c);
     return G_SOURCE_REMOVE;
@@ -77,6 +78,7 @@ void xmd_domain_recheck(xmd *d, uint32_t domid)
 
     c->d = d;
     c->domid = domid;
+    XMD_TSAN_RELEASE(c);            /* from a worker thread to the main loop */
     g_idle_add(recheck_idle, c);
 }
 

@@ -25,6 +25,37 @@ static inline char *xmd_json_finish(maint__json *j)
     return ret;
 }
 
+/*
+ * ThreadSanitizer builds (configure --enable-sanitizers=thread): GLib's
+ * GMutex and main-loop hand-overs are futexes inside an uninstrumented
+ * library, which TSan cannot see.  The daemon's GMutex calls tell it of
+ * the lock (acquire after locking, release before unlocking), and a value
+ * handed to the main loop from another thread is released by the sender
+ * and acquired by the callback (XMD_TSAN_RELEASE/ACQUIRE).  Nothing in
+ * other builds.
+ */
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+static inline void xmd_tsan_mutex_lock(GMutex *m)
+{
+    g_mutex_lock(m);
+    __tsan_acquire(m);
+}
+
+static inline void xmd_tsan_mutex_unlock(GMutex *m)
+{
+    __tsan_release(m);
+    g_mutex_unlock(m);
+}
+#define g_mutex_lock(m) xmd_tsan_mutex_lock(m)
+#define g_mutex_unlock(m) xmd_tsan_mutex_unlock(m)
+#define XMD_TSAN_RELEASE(p) __tsan_release(p)
+#define XMD_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define XMD_TSAN_RELEASE(p) ((void)(p))
+#define XMD_TSAN_ACQUIRE(p) ((void)(p))
+#endif
+
 #define XMD_ERROR xmd_error_quark()
 GQuark xmd_error_quark(void);
 
