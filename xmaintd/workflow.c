@@ -124,7 +124,7 @@ static gpointer worker(gpointer data)
     gboolean paused, past;
     int rc;
 
-    rc = maint_ctx_open(&w->ctx, w->d->xtl, 0);
+    rc = (w->d->ctx_open ? w->d->ctx_open : maint_ctx_open)(&w->ctx, w->d->xtl, 0);
     if (rc != MAINT_OK) {
         g_warning("workflow %s: cannot open a library context: %s", w->id, maint_strerror(rc));
         finish(w, WF_FAILED, "no library context");
@@ -504,6 +504,7 @@ static void retention_start(xmd *d)
 void xmd_workflows_init(xmd *d)
 {
     d->workflows = g_ptr_array_new_with_free_func(xmd_wf_free);
+    g_atomic_int_set(&stopping, 0);
     load_journals(d);
     retention_start(d);
 }

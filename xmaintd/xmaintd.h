@@ -104,6 +104,9 @@ typedef struct xmd {
     unsigned lx_aos;                   /* libxl async operations under way (main thread) */
     guint wf_prune_timer;
     GPtrArray *observers;              /* const xmd_domain_observer* (main thread) */
+    /* how a worker thread opens its own library context: maint_ctx_open
+     * when NULL (tests give a fake port) */
+    int (*ctx_open)(maint_ctx **ctx_r, xentoollog_logger *lg, unsigned flags);
 } xmd;
 
 /* domains.c: the domain table and the one list of observers of domains'
