@@ -164,6 +164,11 @@ static void replay_record(xmd_wf *w, yajl_val v)
         g_hash_table_add(w->done, g_strdup(st));
     } else if (!strcmp(ev, "undone") && st) {
         g_hash_table_add(w->undone, g_strdup(st));
+    } else if (!strcmp(ev, "fail") && st) {
+        /* the kind's own name of it (the journal's string goes) */
+        for (guint i = 0; i < w->kind->nr_steps; i++)
+            if (!strcmp(w->kind->steps[i].name, st))
+                w->failed_step = w->kind->steps[i].name;
     } else if (!strcmp(ev, "created")) {
         replay_created(w, v);
     } else if (!strcmp(ev, "rollback")) {

@@ -10,9 +10,9 @@
  *   reconfigure substitute -> move -> the original restarted with overrides
  *               -> move back -> retire the substitute
  *
- * A rollback undoes the finished steps, newest first; a step that fails
- * takes back what it did itself (a half-done move brings the applications
- * it moved home) before it reports the failure.
+ * A rollback first cleans up after the step that failed (a half-done move
+ * brings the applications it moved home), then undoes the finished steps,
+ * newest first; a step that never ran is never undone.
  */
 #define G_LOG_DOMAIN "xmaintd-workflow"
 #include <stdlib.h>
@@ -236,16 +236,7 @@ static gboolean undo_move(xmd_wf *w, GError **error)
 
 static gboolean step_move(xmd_wf *w, GError **error)
 {
-    g_autoptr(GError) uerr = NULL;
-
-    if (move_all(w, w->domain, w->substitute, FALSE, error))
-        return TRUE;
-    /* half done: what moved (also before a restart) goes home before the
-     * failure is reported, since a rollback undoes finished steps only */
-    if (!undo_move(w, &uerr))
-        g_warning("workflow %s: bringing the moved application(s) home: %s", w->id,
-                  uerr ? uerr->message : "failed");
-    return FALSE;
+    return move_all(w, w->domain, w->substitute, FALSE, error);
 }
 
 static gboolean step_move_back(xmd_wf *w, GError **error)
@@ -368,20 +359,23 @@ static gboolean step_reconfigure(xmd_wf *w, GError **error)
 
 /* ---- the tables ---------------------------------------------------------------- */
 
-#define SUBSTITUTE { "substitute", step_substitute, undo_substitute }
-#define MOVE       { "move", step_move, undo_move }
-#define RETIRE     { "retire", step_retire, NULL }
+/* A failed substitute step may leave a substitute behind (one made before
+ * a restart); a failed move the applications it moved (also before a
+ * restart): both are taken back by their undo. */
+#define SUBSTITUTE { "substitute", step_substitute, undo_substitute, undo_substitute }
+#define MOVE       { "move", step_move, undo_move, undo_move }
+#define RETIRE     { "retire", step_retire, NULL, NULL }
 
 static const xmd_wf_step hw_steps[] = { SUBSTITUTE, MOVE, RETIRE };
-static const xmd_wf_step patch_steps[] = { SUBSTITUTE, { "patch", step_patch, NULL }, MOVE,
+static const xmd_wf_step patch_steps[] = { SUBSTITUTE, { "patch", step_patch, NULL, NULL }, MOVE,
                                            RETIRE };
-static const xmd_wf_step change_steps[] = { SUBSTITUTE, { "change", step_change, NULL }, MOVE,
+static const xmd_wf_step change_steps[] = { SUBSTITUTE, { "change", step_change, NULL, NULL }, MOVE,
                                             RETIRE };
 static const xmd_wf_step reconf_steps[] = {
     SUBSTITUTE, MOVE,
-    { "reconfigure", step_reconfigure, NULL },
-    { "move-back", step_move_back, NULL },
-    { "retire-substitute", step_retire_substitute, NULL },
+    { "reconfigure", step_reconfigure, NULL, NULL },
+    { "move-back", step_move_back, NULL, NULL },
+    { "retire-substitute", step_retire_substitute, NULL, NULL },
 };
 
 #define KIND(n, s) { n, s, G_N_ELEMENTS(s), "move" }

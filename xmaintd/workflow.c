@@ -83,6 +83,7 @@ static gboolean run_steps(xmd_wf *w, gboolean *paused_r, GError **error)
                 g_set_error(error, XMD_ERROR, 1, "%s failed", s->name);
             xmd_journal(w, "fail", s->name, "error", why);
             xmd_wf_progress(w, s->name, "failed: %s", why);
+            w->failed_step = s->name;
             return FALSE;
         }
         g_mutex_lock(&w->lock);     /* readers: the JSON, abort, xmd_workflow_created */
@@ -95,24 +96,39 @@ static gboolean run_steps(xmd_wf *w, gboolean *paused_r, GError **error)
     return TRUE;
 }
 
-/* Undo the finished steps, newest first, each once (a rollback resumed
- * after a restart skips what it undid before). */
+/* Take step s back with fn (its undo, or the cleanup of its failed run),
+ * once: journalled "undone"; a failure ends the workflow failed. */
+static gboolean take_back(xmd_wf *w, const xmd_wf_step *s,
+                          gboolean (*fn)(xmd_wf *w, GError **error), const char *what)
+{
+    g_autoptr(GError) uerr = NULL;
+
+    if (g_hash_table_contains(w->undone, s->name))
+        return TRUE;
+    xmd_wf_progress(w, s->name, "%s", what);
+    if (fn && !fn(w, &uerr)) {
+        xmd_journal(w, "undo-failed", s->name, "error", uerr ? uerr->message : "failed");
+        finish(w, WF_FAILED, uerr ? uerr->message : "rollback failed");
+        return FALSE;
+    }
+    g_hash_table_add(w->undone, g_strdup(s->name));
+    xmd_journal(w, "undone", s->name, NULL, NULL);
+    return TRUE;
+}
+
+/* The rollback: what the failed step left behind (its cleanup), then the
+ * finished steps, newest first, each once (a rollback resumed after a
+ * restart skips what it took back before). */
 static void roll_back(xmd_wf *w, const char *reason)
 {
     for (guint i = w->kind->nr_steps; i-- > 0;) {
         const xmd_wf_step *s = &w->kind->steps[i];
-        g_autoptr(GError) uerr = NULL;
 
-        if (!is_done(w, s->name) || g_hash_table_contains(w->undone, s->name))
-            continue;
-        xmd_wf_progress(w, s->name, "undoing");
-        if (s->undo && !s->undo(w, &uerr)) {
-            xmd_journal(w, "undo-failed", s->name, "error", uerr ? uerr->message : "failed");
-            finish(w, WF_FAILED, uerr ? uerr->message : "rollback failed");
+        if (w->failed_step && !strcmp(s->name, w->failed_step) && s->cleanup &&
+            !take_back(w, s, s->cleanup, "cleaning up after it"))
             return;
-        }
-        g_hash_table_add(w->undone, g_strdup(s->name));
-        xmd_journal(w, "undone", s->name, NULL, NULL);
+        if (is_done(w, s->name) && !take_back(w, s, s->undo, "undoing"))
+            return;
     }
     finish(w, WF_ROLLED_BACK, reason ? reason : "rolled back");
 }

@@ -15,15 +15,17 @@ extern const char *const xmd_wf_state_names[4];
 
 /*
  * One step of a workflow kind.  run: do it (idempotent: a daemon killed
- * mid-step runs it again after its restart); a run that fails leaves
- * nothing of its own behind.  undo: take a finished step back in a
- * rollback (idempotent as well); NULL when there is nothing to take back
- * (the substitute goes anyway).
+ * mid-step runs it again after its restart).  undo: take a finished step
+ * back in a rollback (idempotent as well); NULL when there is nothing to
+ * take back (the substitute goes anyway).  cleanup: what a run that failed
+ * half-way leaves behind, taken back first in the rollback (NULL: a failed
+ * run leaves nothing).  A step that never finished is never undone.
  */
 typedef struct xmd_wf_step {
     const char *name;
     gboolean (*run)(xmd_wf *w, GError **error);
     gboolean (*undo)(xmd_wf *w, GError **error);
+    gboolean (*cleanup)(xmd_wf *w, GError **error);
 } xmd_wf_step;
 
 typedef struct xmd_wf_kind {
@@ -45,7 +47,9 @@ struct xmd_wf {
     char *args;                  /* argv as JSON (journal, xenstore), malloc'd */
     maint__args argv;            /* the typed arguments (workflow-start's schema) */
     GHashTable *done;            /* steps finished (under lock) */
-    GHashTable *undone;          /* finished steps a rollback took back (worker's) */
+    GHashTable *undone;          /* steps a rollback took back (worker's) */
+    const char *failed_step;     /* the step whose run failed (worker's; the
+                                  * kind's name), or NULL */
     GArray *created;             /* xmd_sd_created: the domains it made (under lock) */
     gboolean rolling_back;       /* under lock */
     xmd_wf_state state;          /* under lock */

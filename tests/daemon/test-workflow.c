@@ -4,8 +4,9 @@
  * ran or was undone, fails or waits when told.  Workflows are started the
  * way a restarted daemon resumes them, from journals; worker contexts are
  * fake ports (tests/unit/fake-port.c).  Checked: the steps run in order;
- * a rollback undoes only the finished steps, newest first, each once, also
- * when resumed after a restart; nothing is undone past the point of no
+ * a rollback cleans up after the failed step, then undoes only the
+ * finished steps, newest first, each once, also when resumed after a
+ * restart; nothing is undone past the point of no
  * return; a failed undo ends the workflow failed; an abort is taken while
  * a step runs and refused once the point of no return is passed or the
  * workflow has ended; the journal records it all.
@@ -42,6 +43,7 @@ static GMutex log_lock;
 static GString *log_text;            /* "run:s1 undo:s1 ..." */
 static const char *fail_run;         /* this step's run fails */
 static const char *fail_undo;        /* this step's undo fails */
+static const char *fail_clean;       /* this step's cleanup fails */
 static gint hold[NSTEPS];            /* atomic: step i waits while set */
 static gint started[NSTEPS];         /* atomic: step i has begun */
 
@@ -68,14 +70,15 @@ static gboolean run_i(xmd_wf *w, int i, GError **error)
     return TRUE;
 }
 
-static gboolean undo_i(xmd_wf *w, int i, GError **error)
+/* what: "undo" or "clean"; fails when `fail` names the step */
+static gboolean back_i(int i, const char *what, const char *fail, GError **error)
 {
     char name[4];
 
     snprintf(name, sizeof(name), "s%d", i + 1);
-    note("undo", name);
-    if (fail_undo && !strcmp(fail_undo, name)) {
-        g_set_error(error, XMD_ERROR, 1, "undoing %s failed as told", name);
+    note(what, name);
+    if (fail && !strcmp(fail, name)) {
+        g_set_error(error, XMD_ERROR, 1, "%s of %s failed as told", what, name);
         return FALSE;
     }
     return TRUE;
@@ -83,12 +86,15 @@ static gboolean undo_i(xmd_wf *w, int i, GError **error)
 
 #define STEP(n) \
     static gboolean run_s##n(xmd_wf *w, GError **e) { return run_i(w, n - 1, e); } \
-    static gboolean undo_s##n(xmd_wf *w, GError **e) { return undo_i(w, n - 1, e); }
+    static gboolean undo_s##n(xmd_wf *w, GError **e) { return back_i(n - 1, "undo", fail_undo, e); } \
+    G_GNUC_UNUSED static gboolean clean_s##n(xmd_wf *w, GError **e) \
+    { return back_i(n - 1, "clean", fail_clean, e); }
 STEP(1) STEP(2) STEP(3) STEP(4)
 
+/* s4 leaves nothing behind when it fails */
 static const xmd_wf_step steps[NSTEPS] = {
-    { "s1", run_s1, undo_s1 }, { "s2", run_s2, undo_s2 },
-    { "s3", run_s3, undo_s3 }, { "s4", run_s4, undo_s4 },
+    { "s1", run_s1, undo_s1, clean_s1 }, { "s2", run_s2, undo_s2, clean_s2 },
+    { "s3", run_s3, undo_s3, clean_s3 }, { "s4", run_s4, undo_s4, NULL },
 };
 
 /* t-late: no way back after s4 (a failing s1..s4 rolls back); t-early:
@@ -151,7 +157,7 @@ static void reset(void)
     g_mutex_lock(&log_lock);
     g_string_truncate(log_text, 0);
     g_mutex_unlock(&log_lock);
-    fail_run = fail_undo = NULL;
+    fail_run = fail_undo = fail_clean = NULL;
     for (int i = 0; i < NSTEPS; i++) {
         g_atomic_int_set(&hold[i], 0);
         g_atomic_int_set(&started[i], 0);
@@ -197,7 +203,7 @@ static void forget_journal(const char *id)
 /* A workflow resumed from a journal runs to an end; what ran, what the
  * journal says. */
 typedef struct wf_case {
-    const char *id, *kind, *fail_run, *fail_undo;
+    const char *id, *kind, *fail_run, *fail_undo, *fail_clean;
     const char *records;               /* the journal after its start record */
     const char *end, *log;
     const char *has[3], *lacks[2];     /* in the journal afterwards, or not */
@@ -208,31 +214,43 @@ typedef struct wf_case {
 
 static const wf_case cases[] = {
     /* every step, in order */
-    { "w-all", "t-late", NULL, NULL, "", "done", "run:s1 run:s2 run:s3 run:s4",
+    { "w-all", "t-late", NULL, NULL, NULL, "", "done", "run:s1 run:s2 run:s3 run:s4",
       { EV("done", "s4"), "\"event\":\"end\",\"state\":\"done\"" }, { NULL } },
-    /* s3 fails: not undone, s4 never ran: not undone, s2 before s1 */
-    { "w-fail", "t-late", "s3", NULL, "", "rolled-back",
-      "run:s1 run:s2 run:s3 undo:s2 undo:s1",
+    /* s3 fails: cleaned up after, never undone; s4 never ran; s2 before s1 */
+    { "w-fail", "t-late", "s3", NULL, NULL, "", "rolled-back",
+      "run:s1 run:s2 run:s3 clean:s3 undo:s2 undo:s1",
       { EV("fail", "s3"), EV("undone", "s2"), "\"state\":\"rolled-back\"" },
-      { EV("undone", "s3"), EV("undone", "s4") } },
-    /* a first step that fails leaves nothing to undo */
-    { "w-first", "t-late", "s1", NULL, "", "rolled-back", "run:s1",
-      { EV("fail", "s1") }, { "\"event\":\"undone\"" } },
-    /* no rollback past the point of no return */
-    { "w-late", "t-early", "s3", NULL, "", "failed", "run:s1 run:s2 run:s3",
+      { EV("undone", "s4"), EV("done", "s3") } },
+    /* a first step that fails: its cleanup, nothing finished to undo */
+    { "w-first", "t-late", "s1", NULL, NULL, "", "rolled-back", "run:s1 clean:s1",
+      { EV("fail", "s1") }, { NULL } },
+    /* a failing step without a cleanup */
+    { "w-last", "t-late", "s4", NULL, NULL, "", "rolled-back",
+      "run:s1 run:s2 run:s3 run:s4 undo:s3 undo:s2 undo:s1", { NULL }, { NULL } },
+    /* no rollback past the point of no return, no cleanup either */
+    { "w-late", "t-early", "s3", NULL, NULL, "", "failed", "run:s1 run:s2 run:s3",
       { EV("fail", "s3") }, { "\"event\":\"rollback\"" } },
     /* a failed undo ends it failed */
-    { "w-undo", "t-late", "s3", "s1", "", "failed", "run:s1 run:s2 run:s3 undo:s2 undo:s1",
-      { EV("undo-failed", "s1") }, { NULL } },
+    { "w-undo", "t-late", "s3", "s1", NULL, "", "failed",
+      "run:s1 run:s2 run:s3 clean:s3 undo:s2 undo:s1", { EV("undo-failed", "s1") }, { NULL } },
+    /* a failed cleanup too, before anything else is undone */
+    { "w-clean", "t-late", "s3", NULL, "s3", "", "failed", "run:s1 run:s2 run:s3 clean:s3",
+      { EV("undo-failed", "s3") }, { EV("undone", "s2") } },
     /* killed mid-step: that step again, not the finished ones */
-    { "w-kill", "t-late", NULL, NULL,
+    { "w-kill", "t-late", NULL, NULL, NULL,
       "{\"event\":\"begin\",\"step\":\"s1\"}\n" J_DONE("s1")
       "{\"event\":\"begin\",\"step\":\"s2\"}\n",
       "done", "run:s2 run:s3 run:s4", { NULL }, { NULL } },
-    /* killed mid-rollback: undone steps stay undone */
-    { "w-rb", "t-late", NULL, NULL,
+    /* killed once the rollback was decided: the cleanup, then the undos */
+    { "w-rb0", "t-late", NULL, NULL, NULL,
       J_DONE("s1") J_DONE("s2") "{\"event\":\"fail\",\"step\":\"s3\"}\n"
-      "{\"event\":\"rollback\"}\n{\"event\":\"undone\",\"step\":\"s2\"}\n",
+      "{\"event\":\"rollback\"}\n",
+      "rolled-back", "clean:s3 undo:s2 undo:s1", { NULL }, { NULL } },
+    /* killed mid-rollback: what was taken back stays so */
+    { "w-rb", "t-late", NULL, NULL, NULL,
+      J_DONE("s1") J_DONE("s2") "{\"event\":\"fail\",\"step\":\"s3\"}\n"
+      "{\"event\":\"rollback\"}\n" "{\"event\":\"undone\",\"step\":\"s3\"}\n"
+      "{\"event\":\"undone\",\"step\":\"s2\"}\n",
       "rolled-back", "undo:s1", { EV("undone", "s1") }, { NULL } },
 };
 
@@ -245,6 +263,7 @@ static void test_cases(void)
         reset();
         fail_run = c->fail_run;
         fail_undo = c->fail_undo;
+        fail_clean = c->fail_clean;
         write_journal(c->id, c->kind, c->records);
         log = run_to(c->id, c->end);
         if (strcmp(log, c->log))
@@ -304,7 +323,8 @@ static char *release_and_log(int i, const char *state)
     return log;
 }
 
-/* An abort while s2 runs: s2 finishes, s3 never starts, s2 and s1 undone. */
+/* An abort while s2 runs: s2 finishes, s3 never starts (nothing to clean
+ * up), s2 and s1 undone. */
 static void test_abort(void)
 {
     g_autoptr(GError) e = NULL;
@@ -357,8 +377,9 @@ int main(void)
     s = CU_add_suite("workflow engine", NULL, NULL);
     if (!s)
         return 99;
-    CU_add_test(s, "steps in order; rollback of the finished ones, newest first, once; "
-                "none past the point of no return; resumed mid-step and mid-rollback",
+    CU_add_test(s, "steps in order; a failed one cleaned up, the finished ones undone "
+                "newest first, once; none past the point of no return; resumed mid-step "
+                "and mid-rollback",
                 test_cases);
     CU_add_test(s, "an ended workflow is listed, not resumed", test_ended_not_resumed);
     CU_add_test(s, "an abort while a step runs rolls back after it", test_abort);
