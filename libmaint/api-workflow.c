@@ -433,7 +433,7 @@ MAINT_EXPORT const char *maint_workflow_info_domain(const maint_workflow_info *i
 
 MAINT_EXPORT const char *maint_workflow_info_substitute(const maint_workflow_info *info)
 {
-    return info->substitute ? info->substitute : "";
+    return info->substitute;
 }
 
 MAINT_EXPORT maint_workflow_state maint_workflow_info_state(const maint_workflow_info *info)

@@ -354,7 +354,7 @@ int main_reconfigure(int argc, char **argv) { return workflow_cmd("reconfigure",
 
 static void show_one(const maint_workflow_info *w, bool json)
 {
-    const char *step = maint_workflow_info_step(w);
+    const char *step = maint_workflow_info_step(w), *sub = maint_workflow_info_substitute(w);
 
     if (json) {
         char *j = maint_workflow_info_to_json(w);
@@ -366,7 +366,7 @@ static void show_one(const maint_workflow_info *w, bool json)
     printf("id:         %s\ntype:       %s\ndomain:     %s\nsubstitute: %s\n"
            "state:      %s\nstep:       %s\nmessage:    %s\n", maint_workflow_info_id(w),
            maint_workflow_info_kind_name(w), maint_workflow_info_domain(w),
-           maint_workflow_info_substitute(w), maint_workflow_info_state_name(w),
+           sub ? sub : "?", maint_workflow_info_state_name(w),
            step ? step : "-", maint_workflow_info_message(w));
 }
 

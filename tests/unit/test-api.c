@@ -144,7 +144,7 @@ static void verdict_workflows(GString *out, maint_ctx *ctx)
                                "msg='%s' %d%%", maint_workflow_info_id(w),
                                maint_workflow_kind_name(maint_workflow_info_kind(w)) ?: "?",
                                maint_workflow_info_kind_name(w), maint_workflow_info_domain(w),
-                               maint_workflow_info_substitute(w),
+                               maint_workflow_info_substitute(w) ?: "(null)",
                                maint_workflow_state_name(maint_workflow_info_state(w)),
                                maint_workflow_info_state_name(w),
                                maint_workflow_info_step(w) ?: "(null)",

@@ -508,7 +508,7 @@ const char *maint_workflow_info_id(const maint_workflow_info *info);
 maint_workflow_kind maint_workflow_info_kind(const maint_workflow_info *info);
 const char *maint_workflow_info_kind_name(const maint_workflow_info *info); /* as sent */
 const char *maint_workflow_info_domain(const maint_workflow_info *info);
-const char *maint_workflow_info_substitute(const maint_workflow_info *info);
+const char *maint_workflow_info_substitute(const maint_workflow_info *info); /* NULL: none */
 maint_workflow_state maint_workflow_info_state(const maint_workflow_info *info);
 const char *maint_workflow_info_state_name(const maint_workflow_info *info); /* as sent */
 const char *maint_workflow_info_step(const maint_workflow_info *info); /* NULL: none yet */
