@@ -570,15 +570,17 @@ typedef struct maint_workflow_watch maint_workflow_watch;
  * must outlive the watch; the watch does not otherwise use ctx. */
 int maint_workflow_watch_open(maint_ctx *ctx, maint_workflow_watch **w_r);
 void maint_workflow_watch_close(maint_workflow_watch *w);   /* NULL allowed */
-/* Follow workflow id (at most 64 per watch). */
+/* Follow workflow id: 1-128 characters of [A-Za-z0-9_.-] (MAINT_ERROR_INVAL
+ * otherwise), at most 64 per watch (MAINT_ERROR_TOOBIG). */
 int maint_workflow_watch_add(maint_workflow_watch *w, const char *id);
 /* The fd to poll for POLLIN.  Owned by w: do not read or close it. */
 int maint_workflow_watch_fd(const maint_workflow_watch *w);
 /*
  * Without blocking: MAINT_OK with the next event in *ev_r (free with
  * maint_workflow_info_free()), MAINT_ERROR_NOENT when none is pending,
- * MAINT_ERROR_CANCELLED once after maint_workflow_watch_cancel(), or
- * another MAINT_ERROR_* code.
+ * MAINT_ERROR_CANCELLED once after maint_workflow_watch_cancel(),
+ * MAINT_ERROR_PROTOCOL for a published state that does not parse (logged;
+ * the next good one is delivered), or another MAINT_ERROR_* code.
  */
 int maint_workflow_watch_read(maint_workflow_watch *w, maint_workflow_info **ev_r);
 /*
@@ -597,8 +599,10 @@ typedef void maint_workflow_event_fn(void *user, const maint_workflow_info *ev);
  * events.  timeout_ms 0: no deadline.  MAINT_OK when it ended (*state_r, if
  * not NULL, its final state), MAINT_ERROR_TIMEOUT when the deadline passed
  * first, MAINT_ERROR_CANCELLED, MAINT_ERROR_NOENT when the workflow is not
- * published (or vanished).  Events of other workflows followed by w are
- * dropped.
+ * published (or vanished): xmaintd publishes a workflow it resumes after a
+ * restart when its worker first reports, and forgets ended ones after its
+ * retention time; maint_workflow_get() tells whether it knows the id.
+ * Events of other workflows followed by w are dropped.
  */
 int maint_workflow_wait(maint_workflow_watch *w, const char *id, unsigned timeout_ms,
                         maint_workflow_event_fn *fn, void *user,
