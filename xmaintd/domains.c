@@ -305,10 +305,10 @@ void xmd_domain_died(xmd *d, uint32_t domid)
 {
     xmd_domain *dom = xmd_domain_find(d, domid);
 
+    /* no entry: its going was told when @releaseDomain removed it (its
+     * death is followed only while it has one) */
     if (dom)
         domain_remove(d, dom, "died");
-    else
-        tell_gone(d, domid, NULL, "died");
 }
 
 /* Parse a /local/domain child name as a domid, strictly. */

@@ -115,8 +115,8 @@ typedef struct xmd {
 typedef struct xmd_domain_observer {
     /* dom joined the table (its tree published, its requests watched) */
     void (*arrived)(xmd *d, xmd_domain *dom);
-    /* the domain died or departed: once per domain; dom is its entry, about
-     * to be freed, or NULL if it never had one */
+    /* the domain died or departed: once per domain; dom is its entry,
+     * about to be freed */
     void (*gone)(xmd *d, uint32_t domid, xmd_domain *dom, const char *why);
     /* it shut down (reason: a libxl_shutdown_reason), or -1: it may have;
      * look again */
