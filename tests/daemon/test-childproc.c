@@ -5,9 +5,14 @@
  * libxl_sigchld_owner_libxl_always_selective_reap before it is used, and
  * the library's own children are reaped by pid only.
  *
- * libxl_ctx_alloc/_free and libxl_childproc_setmode are replaced at link
- * time (-Wl,--wrap): there is no hypervisor here, and the test sees the
- * order of the calls.  xenstore is the real xenstored (tests/xsd/).
+ * xmaintd's own context (events.c) gets the mode after its event-loop
+ * hooks: libxl takes hooks only while a context has no fd registered, and
+ * the selective-reap mode registers its SIGCHLD self-pipe.
+ *
+ * libxl_ctx_alloc/_free, libxl_childproc_setmode and the hook
+ * registrations are replaced at link time (-Wl,--wrap): there is no
+ * hypervisor here, and the test sees the order of the calls.  xenstore is
+ * the real xenstored (tests/xsd/).
  *
  * Exit: 0 all passed, 1 some failed, 77 skipped (no xenstored), 99 error.
  */
@@ -21,7 +26,7 @@
 #include <unistd.h>
 #include <CUnit/Basic.h>
 
-#include "internal.h"
+#include "xmaintd.h"
 #include "xsd.h"
 #include "../cunit-report.h"
 
@@ -34,6 +39,9 @@ static struct {
     int setmode_calls;
     libxl_sigchld_owner mode;
     bool freed;
+    bool hooks;               /* libxl_osevent_register_hooks was called */
+    bool hooks_too_late;      /* ... after the mode had registered an fd */
+    bool callbacks;           /* libxl_event_register_callbacks */
 } ctxs[MAX_CTX];
 static int nr_ctxs;
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -56,12 +64,38 @@ int __wrap_libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
     return rc;
 }
 
-static int find_ctx(libxl_ctx *ctx)
+typedef enum { SETMODE, HOOKS, CALLBACKS, FREE } libxl_call;
+
+/* What libxl was asked of ctx; mode: SETMODE's. */
+static void record(libxl_ctx *ctx, libxl_call call, libxl_sigchld_owner mode)
 {
-    for (int i = 0; i < nr_ctxs; i++)
-        if (ctxs[i].ctx == ctx && !ctxs[i].freed)
-            return i;
-    return -1;
+    pthread_mutex_lock(&ctx_lock);
+    for (int i = 0; i < nr_ctxs; i++) {
+        if (ctxs[i].ctx != ctx || ctxs[i].freed)
+            continue;
+        switch (call) {
+        case SETMODE:
+            ctxs[i].setmode_calls++;
+            ctxs[i].mode = mode;
+            break;
+        case HOOKS:
+            /* as libxl: hooks are taken only while no fd is registered,
+             * and the selective-reap mode registers one */
+            ctxs[i].hooks = true;
+            ctxs[i].hooks_too_late = ctxs[i].setmode_calls &&
+                                     ctxs[i].mode != libxl_sigchld_owner_libxl;
+            break;
+        case CALLBACKS:
+            ctxs[i].callbacks = true;
+            break;
+        case FREE:
+            ctxs[i].freed = true;
+            free(ctx);
+            break;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&ctx_lock);
 }
 
 void __wrap_libxl_childproc_setmode(libxl_ctx *ctx, const libxl_childproc_hooks *hooks,
@@ -69,28 +103,30 @@ void __wrap_libxl_childproc_setmode(libxl_ctx *ctx, const libxl_childproc_hooks 
 void __wrap_libxl_childproc_setmode(libxl_ctx *ctx, const libxl_childproc_hooks *hooks,
                                     void *user)
 {
-    int i;
+    /* NULL hooks: libxl's default, libxl_sigchld_owner_libxl */
+    record(ctx, SETMODE, hooks ? hooks->chldowner : libxl_sigchld_owner_libxl);
+}
 
-    pthread_mutex_lock(&ctx_lock);
-    if ((i = find_ctx(ctx)) >= 0) {
-        ctxs[i].setmode_calls++;
-        /* NULL hooks: libxl's default, libxl_sigchld_owner_libxl */
-        ctxs[i].mode = hooks ? hooks->chldowner : libxl_sigchld_owner_libxl;
-    }
-    pthread_mutex_unlock(&ctx_lock);
+void __wrap_libxl_osevent_register_hooks(libxl_ctx *ctx, const libxl_osevent_hooks *hooks,
+                                         void *user);
+void __wrap_libxl_osevent_register_hooks(libxl_ctx *ctx, const libxl_osevent_hooks *hooks,
+                                         void *user)
+{
+    record(ctx, HOOKS, 0);
+}
+
+void __wrap_libxl_event_register_callbacks(libxl_ctx *ctx, const libxl_event_hooks *hooks,
+                                           void *user);
+void __wrap_libxl_event_register_callbacks(libxl_ctx *ctx, const libxl_event_hooks *hooks,
+                                           void *user)
+{
+    record(ctx, CALLBACKS, 0);
 }
 
 int __wrap_libxl_ctx_free(libxl_ctx *ctx);
 int __wrap_libxl_ctx_free(libxl_ctx *ctx)
 {
-    int i;
-
-    pthread_mutex_lock(&ctx_lock);
-    if ((i = find_ctx(ctx)) >= 0) {
-        ctxs[i].freed = true;
-        free(ctx);
-    }
-    pthread_mutex_unlock(&ctx_lock);
+    record(ctx, FREE, 0);
     return 0;
 }
 
@@ -137,6 +173,47 @@ static void test_every_context_selective(void)
         CU_ASSERT_EQUAL(ctxs[i].mode, libxl_sigchld_owner_libxl_always_selective_reap);
         CU_ASSERT(ctxs[i].freed);
     }
+}
+
+/* ---- xmaintd's context: hooks first, then the mode ------------------------- */
+
+/* What events.c calls elsewhere in the daemon (not reached here). */
+G_DEFINE_QUARK(xmaintd-error-quark, xmd_error)
+void xmd_domains_rescan(xmd *d) { }
+xmd_domain *xmd_domain_find(xmd *d, uint32_t domid) { return NULL; }
+const char *xmd_domain_label(xmd_domain *dom) { return "?"; }
+void xmd_domain_died(xmd *d, uint32_t domid) { }
+void xmd_domain_shut_down(xmd *d, uint32_t domid, int reason) { }
+void xmd_requests_scan(xmd *d, xmd_domain *dom) { }
+void xmd_request_event(xmd *d, xmd_domain *dom, const char *id) { }
+
+static int observers;
+
+void xmd_domain_observe(xmd *d, const xmd_domain_observer *o)
+{
+    observers++;
+}
+
+static void test_daemon_context(void)
+{
+    xmd d = { 0 };
+    int i, base = nr_ctxs;
+
+    /* as main.c's ctx_open, then events.c */
+    CU_ASSERT_FATAL(maint_ctx_open(&d.ctx, NULL, MAINT__CTX_CALLER_HOOKS) == MAINT_OK);
+    d.lx = (libxl_ctx *)maint__port_xen_libxl(&d.ctx->port);
+    CU_ASSERT_FATAL(d.lx != NULL && nr_ctxs == base + 1);
+    i = base;
+    CU_ASSERT_EQUAL(ctxs[i].setmode_calls, 0);     /* left to the daemon */
+    xmd_libxl_hooks_register(&d);
+    CU_ASSERT(ctxs[i].hooks);
+    CU_ASSERT_FALSE(ctxs[i].hooks_too_late);
+    CU_ASSERT(ctxs[i].callbacks);
+    CU_ASSERT_EQUAL(ctxs[i].setmode_calls, 1);
+    CU_ASSERT_EQUAL(ctxs[i].mode, libxl_sigchld_owner_libxl_always_selective_reap);
+    CU_ASSERT_EQUAL(observers, 1);                 /* its death watch */
+    maint_ctx_close(d.ctx);
+    CU_ASSERT(ctxs[i].freed);
 }
 
 /* ---- each waiter gets its own child's status ----------------------------- */
@@ -253,6 +330,8 @@ int main(void)
     s = CU_add_suite("childproc", NULL, NULL);
     if (!s || !CU_add_test(s, "every libxl context reaps only its own children",
                            test_every_context_selective) ||
+        !CU_add_test(s, "xmaintd's context: its loop's hooks, then the mode",
+                     test_daemon_context) ||
         !CU_add_test(s, "two children at once: each waiter gets its own status",
                      test_own_status) ||
         !CU_add_test(s, "waiting for a process that is not our child fails",
