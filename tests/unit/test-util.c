@@ -135,6 +135,34 @@ static void test_domain_down(void)
     }
 }
 
+/* maint_hide_spec_write, one transaction, read back as written; what is not
+ * hidden any more is removed. */
+static void test_hide_spec_write(void)
+{
+    maint__port port;
+    fake_port *fp = fake_port_new(&port);
+    maint_ctx *ctx = NULL;
+    maint_hide_spec s, back;
+
+    CU_ASSERT_EQUAL_FATAL(maint__ctx_from_port(&ctx, NULL, &port), MAINT_OK);
+    maint_hide_spec_init(&s);
+    maint_hide_spec_add_pci(&s, "00:05.0");
+    maint_hide_spec_add_mem(&s, "0x8000000-0x8ffffff");
+    fake_port_put(fp, "/local/domain/9/xmaint/hide/vcpus", "3");      /* stale */
+    CU_ASSERT_EQUAL(maint_hide_spec_write(ctx, 9, &s), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(fake_port_get(fp, "/local/domain/9/xmaint/hide/pci"), "00:05.0");
+    CU_ASSERT_STRING_EQUAL(fake_port_get(fp, "/local/domain/9/xmaint/hide/memory"),
+                           "0x8000000-0x8ffffff");
+    CU_ASSERT_PTR_NULL(fake_port_get(fp, "/local/domain/9/xmaint/hide/vcpus"));
+    maint_hide_spec_init(&back);
+    CU_ASSERT_EQUAL(maint__hide_spec_read(ctx, 9, &back), MAINT_OK);
+    CU_ASSERT_EQUAL(back.nr_pci, 1);
+    CU_ASSERT_EQUAL(back.nr_mem, 1);
+    CU_ASSERT_EQUAL(back.nr_vcpus, 0);
+    CU_ASSERT_EQUAL(maint_hide_spec_write(ctx, 0, &s), MAINT_ERROR_INVAL);   /* dom0 */
+    maint_ctx_close(ctx);
+}
+
 void suite_util_register(void)
 {
     CU_pSuite s = CU_add_suite("util", NULL, NULL);
@@ -142,4 +170,5 @@ void suite_util_register(void)
     CU_add_test(s, "a transaction runs again while it conflicts, 8 times at most",
                 test_txn_retry);
     CU_add_test(s, "has the domain gone down", test_domain_down);
+    CU_add_test(s, "the hiding spec in one transaction", test_hide_spec_write);
 }
