@@ -3,8 +3,9 @@
  * its kind's table of steps (wfsteps.c), every step journalled durably
  * (journal.c) before and after it runs.  A daemon that dies mid-step finds
  * the journal on restart and runs the step again (steps are idempotent) or
- * finishes a rollback it had begun.  A rollback undoes the finished steps,
- * newest first, each once.
+ * finishes a rollback it had begun.  A rollback takes back what the failed
+ * step left behind (its cleanup), then undoes the finished steps, newest
+ * first, each once; a step that never ran is never undone.
  *
  * Fault injection for tests: XMAINT_FAULT=STEP (or STEP:after) makes the
  * daemon kill itself with SIGKILL when the step begins (or is done).
