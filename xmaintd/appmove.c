@@ -190,6 +190,23 @@ static gboolean move_redirect(const xmd_appmove *m, const maint_app *a, const ch
     return !src_alive || xmd_app_cmd(m->ctx, src, "stop", a->name, CMD_TIMEOUT_MS, error);
 }
 
+/* The state command seq in domain `name` (domid) is through: "<name>
+ * could not <verb> <app>'s state" when it failed. */
+static gboolean state_done(const xmd_appmove *m, uint32_t domid, const char *seq,
+                           const char *name, const char *verb, const maint_app *a,
+                           GError **error)
+{
+    char *err = NULL;
+    int rc = maint_agent_command_wait(m->ctx, domid, seq, CMD_TIMEOUT_MS, &err);
+
+    if (rc == MAINT_OK)
+        return TRUE;
+    g_set_error(error, XMD_ERROR, 1, "%s could not %s %s's state: %s", name, verb, a->name,
+                err ? err : maint_strerror(rc));
+    free(err);
+    return FALSE;
+}
+
 /* State / checkpoint mode: the agents copy the stopped application's state
  * from src to dst over libxenvchan. */
 static gboolean copy_state(const xmd_appmove *m, const maint_app *a, const char *src_name,
@@ -197,7 +214,6 @@ static gboolean copy_state(const xmd_appmove *m, const maint_app *a, const char 
 {
     char send_seq[24], recv_seq[24], *err = NULL;
     g_autofree char *recv = NULL, *send = NULL, *path = NULL;
-    int rc;
 
     say(m, "%s: copying its state from %s to %s", a->name, src_name, dst_name);
     recv = g_strdup_printf("{\"op\":\"state-recv\",\"app\":\"%s\",\"peer\":%u}", a->name, src);
@@ -219,22 +235,11 @@ static gboolean copy_state(const xmd_appmove *m, const maint_app *a, const char 
         g_set_error(error, XMD_ERROR, 1, "cannot ask %s to send", src_name);
         return FALSE;
     }
-    rc = maint_agent_command_wait(m->ctx, src, send_seq, CMD_TIMEOUT_MS, &err);
-    if (rc != MAINT_OK) {
-        g_set_error(error, XMD_ERROR, 1, "%s could not send %s's state: %s", src_name,
-                    a->name, err ? err : maint_strerror(rc));
-        free(err);
+    if (!state_done(m, src, send_seq, src_name, "send", a, error)) {
         maint_agent_command_wait(m->ctx, dst, recv_seq, 5000, NULL);
         return FALSE;
     }
-    rc = maint_agent_command_wait(m->ctx, dst, recv_seq, CMD_TIMEOUT_MS, &err);
-    if (rc != MAINT_OK) {
-        g_set_error(error, XMD_ERROR, 1, "%s could not take %s's state: %s", dst_name,
-                    a->name, err ? err : maint_strerror(rc));
-        free(err);
-        return FALSE;
-    }
-    return TRUE;
+    return state_done(m, dst, recv_seq, dst_name, "take", a, error);
 }
 
 gboolean xmd_app_move(const xmd_appmove *m, const maint_app *a, const char *src_name,
