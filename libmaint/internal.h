@@ -470,10 +470,13 @@ int maint__response_read(maint__port *port, uint32_t domid, const char *id,
 /* The CPU signature of this host (host.c).  malloc'd, or NULL. */
 char *maint__cpu_signature(const maint_host_info *info);
 
-/* Substitute derivation on a configuration (substitute.c): pure logic. */
+/* Substitute derivation on a configuration (derive.c): pure logic. */
 int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
                              const char *orig_name, const maint_substitute_opts *opts);
-/* The hiding spec's xenstore values ("00:05.0,00:06.0", ...); malloc'd. */
+/* Is d the passed-through device bdf names (its guest address on bus 0 when
+ * it has one, else its host address)?  (derive.c) */
+bool maint__pci_matches(const libxl_device_pci *d, const maint_bdf *bdf);
+/* The hiding spec's xenstore values ("00:05.0,00:06.0", ...); malloc'd (hide.c). */
 char *maint__hide_pci_value(const maint_hide_spec *spec);
 char *maint__hide_vcpus_value(const maint_hide_spec *spec);
 char *maint__hide_mem_value(const maint_hide_spec *spec);
