@@ -256,33 +256,48 @@ MAINT_EXPORT int maint_agent_addr(maint_ctx *ctx, uint32_t domid, char *buf, siz
     return rc;
 }
 
-MAINT_EXPORT int maint_agent_wait_ready(maint_ctx *ctx, uint32_t domid, unsigned timeout_ms)
+/*
+ * Read path (at most max bytes) every interval_ms until done(value, user)
+ * says it has what it waits for (a value NULL: not there yet): MAINT_OK;
+ * MAINT_ERROR_NOENT once domid is gone, MAINT_ERROR_TIMEOUT after timeout_ms.
+ */
+static int agent_wait(maint_ctx *ctx, uint32_t domid, const char *path, size_t max,
+                      unsigned interval_ms, unsigned timeout_ms,
+                      bool (*done)(const char *value, void *user), void *user)
 {
     int64_t end = maint__now_ms() + timeout_ms;
+
+    for (;;) {
+        char *v = read_bounded(ctx, path, max);
+        bool got = v && done(v, user);
+
+        free(v);
+        if (got)
+            return MAINT_OK;
+        if (!ctx->port.ops->xs_introduced(ctx->port.priv, domid))
+            return MAINT_ERROR_NOENT;
+        if (maint__now_ms() >= end)
+            return MAINT_ERROR_TIMEOUT;
+        sleep_ms(interval_ms);
+    }
+}
+
+static bool is_ready(const char *value, void *user)
+{
+    (void)user;
+    return !strcmp(value, "ready");
+}
+
+MAINT_EXPORT int maint_agent_wait_ready(maint_ctx *ctx, uint32_t domid, unsigned timeout_ms)
+{
     char *p;
-    int rc = MAINT_ERROR_TIMEOUT;
+    int rc;
 
     if (!ctx)
         return MAINT_ERROR_INVAL;
     if (!(p = maint__sprintf(MAINT_XS_AGENT_STATE_FMT, domid)))
         return MAINT_ERROR_NOMEM;
-    for (;;) {
-        char *v = read_bounded(ctx, p, 16);
-        bool ready = v && !strcmp(v, "ready");
-
-        free(v);
-        if (ready) {
-            rc = MAINT_OK;
-            break;
-        }
-        if (!ctx->port.ops->xs_introduced(ctx->port.priv, domid)) {
-            rc = MAINT_ERROR_NOENT;
-            break;
-        }
-        if (maint__now_ms() >= end)
-            break;
-        sleep_ms(100);
-    }
+    rc = agent_wait(ctx, domid, p, 16, 100, timeout_ms, is_ready, NULL);
     free(p);
     return rc;
 }
@@ -335,12 +350,39 @@ static void command_forget(maint_ctx *ctx, uint32_t domid, const char *seq)
     free(r);
 }
 
+/* A command's answer: {"ok": true} or {"ok": false, "error": "..."}. */
+struct answer {
+    int rc;
+    char *error;
+};
+
+static bool read_answer(const char *v, void *user)
+{
+    struct answer *a = user;
+    char err[128];
+    yajl_val j = yajl_tree_parse(v, err, sizeof(err));
+    const char *pok[] = { "ok", NULL }, *perr[] = { "error", NULL };
+    yajl_val ok = j ? yajl_tree_get(j, pok, yajl_t_any) : NULL;
+
+    if (ok && YAJL_IS_TRUE(ok)) {
+        a->rc = MAINT_OK;
+    } else {
+        yajl_val e = j ? yajl_tree_get(j, perr, yajl_t_string) : NULL;
+
+        a->rc = MAINT_ERROR_REMOTE;
+        a->error = maint__sprintf("%.400s", e ? YAJL_GET_STRING(e)
+                                             : "malformed answer from the agent");
+    }
+    yajl_tree_free(j);
+    return true;
+}
+
 MAINT_EXPORT int maint_agent_command_wait(maint_ctx *ctx, uint32_t domid, const char *seq,
                                           unsigned timeout_ms, char **error_r)
 {
-    int64_t end = maint__now_ms() + timeout_ms;
+    struct answer a = { MAINT_ERROR_TIMEOUT, NULL };
     char *path;
-    int rc = MAINT_ERROR_TIMEOUT;
+    int rc;
 
     if (error_r)
         *error_r = NULL;
@@ -348,41 +390,20 @@ MAINT_EXPORT int maint_agent_command_wait(maint_ctx *ctx, uint32_t domid, const 
         return MAINT_ERROR_INVAL;
     if (!(path = maint__sprintf(MAINT_XS_AGENT_RESULT_FMT, domid, seq)))
         return MAINT_ERROR_NOMEM;
-    for (;;) {
-        char *v = read_bounded(ctx, path, 2048);
-
-        if (v) {
-            char err[128];
-            yajl_val j = yajl_tree_parse(v, err, sizeof(err));
-            const char *pok[] = { "ok", NULL }, *perr[] = { "error", NULL };
-            yajl_val ok = j ? yajl_tree_get(j, pok, yajl_t_any) : NULL;
-
-            if (ok && YAJL_IS_TRUE(ok)) {
-                rc = MAINT_OK;
-            } else {
-                yajl_val e = j ? yajl_tree_get(j, perr, yajl_t_string) : NULL;
-                rc = MAINT_ERROR_REMOTE;
-                if (error_r)
-                    *error_r = maint__sprintf("%.400s", e ? YAJL_GET_STRING(e)
-                                                         : "malformed answer from the agent");
-            }
-            yajl_tree_free(j);
-            free(v);
-            command_forget(ctx, domid, seq);
-            break;
-        }
-        if (!ctx->port.ops->xs_introduced(ctx->port.priv, domid)) {
-            rc = MAINT_ERROR_NOENT;
-            break;
-        }
-        if (maint__now_ms() >= end)
-            break;
-        sleep_ms(50);
+    rc = agent_wait(ctx, domid, path, 2048, 50, timeout_ms, read_answer, &a);
+    if (rc == MAINT_OK) {
+        rc = a.rc;
+        command_forget(ctx, domid, seq);
     }
-    if (rc == MAINT_ERROR_TIMEOUT && error_r)
-        *error_r = maint__sprintf("no answer from d%u's agent within %u ms", domid, timeout_ms);
-    if (rc == MAINT_ERROR_NOENT && error_r)
-        *error_r = maint__sprintf("d%u is gone", domid);
+    if (error_r) {
+        if (rc == MAINT_ERROR_REMOTE)
+            *error_r = a.error, a.error = NULL;
+        else if (rc == MAINT_ERROR_TIMEOUT)
+            *error_r = maint__sprintf("no answer from d%u's agent within %u ms", domid, timeout_ms);
+        else if (rc == MAINT_ERROR_NOENT)
+            *error_r = maint__sprintf("d%u is gone", domid);
+    }
+    free(a.error);
     free(path);
     return rc;
 }

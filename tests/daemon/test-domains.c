@@ -54,7 +54,11 @@ static void domain_up(uint32_t domid)
     g_autofree char *home = g_strdup_printf("/local/domain/%u", domid);
     g_autofree char *name = g_strdup_printf("/local/domain/%u/name", domid);
     g_autofree char *n = g_strdup_printf("g%u", domid);
+    maint_domain_info info;
 
+    maint_domain_info_init(&info);
+    info.domid = domid;
+    fake_port_add_domain(fp, &info);         /* the hypervisor has it */
     fake_port_put(fp, home, "");
     fake_port_put(fp, name, n);
 }
@@ -64,6 +68,7 @@ static void domain_released(uint32_t domid)
 {
     g_autofree char *home = g_strdup_printf("/local/domain/%u", domid);
 
+    fake_port_remove_domain(fp, domid);
     d.ctx->port.ops->xs_rm(d.ctx->port.priv, MAINT__XS_NO_TXN, home);
     xmd_domains_rescan(&d);
 }

@@ -215,9 +215,15 @@ static int f_unwatch(void *priv, const char *path, const char *token)
     return -1;
 }
 
+/* dom0 and the domains the test added (and has not removed) */
 static bool f_introduced(void *priv, uint32_t domid)
 {
-    return true;
+    fake_port *fp = priv;
+
+    for (unsigned i = 0; domid && i < fp->domains->len; i++)
+        if (g_array_index(fp->domains, maint_domain_info, i).domid == domid)
+            return true;
+    return domid == 0;
 }
 
 static int f_fileno(void *priv)
@@ -405,6 +411,19 @@ void fake_port_add_domain(fake_port *fp, const maint_domain_info *info)
 
     copy_info(&copy, info);
     g_array_append_val(fp->domains, copy);
+}
+
+void fake_port_remove_domain(fake_port *fp, uint32_t domid)
+{
+    for (unsigned i = 0; i < fp->domains->len; i++) {
+        maint_domain_info *d = &g_array_index(fp->domains, maint_domain_info, i);
+
+        if (d->domid == domid) {
+            maint_domain_info_dispose(d);
+            g_array_remove_index(fp->domains, i);
+            return;
+        }
+    }
 }
 
 const char *fake_port_get(fake_port *fp, const char *path)

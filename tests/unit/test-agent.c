@@ -123,10 +123,66 @@ static void test_commands_and_apps(void)
     maint_ctx_close(ctx);
 }
 
+/* The waits: an answer, none in time, the domain gone meanwhile. */
+static void test_waits(void)
+{
+    maint__port port;
+    fake_port *fp = fake_port_new(&port);
+    maint_ctx *ctx = NULL;
+    maint_domain_info info;
+    char *err = NULL, seq[24];
+    int64_t t0;
+
+    maint_domain_info_init(&info);
+    info.domid = 9;
+    fake_port_add_domain(fp, &info);
+    maint_domain_info_dispose(&info);
+    CU_ASSERT_EQUAL_FATAL(maint__ctx_from_port(&ctx, NULL, &port), MAINT_OK);
+
+    fake_port_put(fp, "/local/domain/9/xmaint/agent/state", "starting");
+    t0 = maint__now_ms();
+    CU_ASSERT_EQUAL(maint_agent_wait_ready(ctx, 9, 300), MAINT_ERROR_TIMEOUT);
+    CU_ASSERT(maint__now_ms() - t0 >= 300);
+    fake_port_put(fp, "/local/domain/9/xmaint/agent/state", "ready");
+    CU_ASSERT_EQUAL(maint_agent_wait_ready(ctx, 9, 300), MAINT_OK);
+
+    /* a command nobody answers: a timeout that says so; left for a later look */
+    CU_ASSERT_EQUAL_FATAL(maint_agent_command_send(ctx, 9, "{\"op\":\"start\",\"app\":\"web\"}",
+                                                   seq, sizeof(seq)), MAINT_OK);
+    CU_ASSERT_EQUAL(maint_agent_command_wait(ctx, 9, seq, 200, &err), MAINT_ERROR_TIMEOUT);
+    CU_ASSERT_STRING_EQUAL(err ? err : "", "no answer from d9's agent within 200 ms");
+    free(err);
+    err = NULL;
+    /* a malformed answer is the agent's refusal, named as such, and cleaned up */
+    {
+        char *rp = g_strdup_printf("/local/domain/9/xmaint/agent/result/%s", seq);
+
+        fake_port_put(fp, rp, "{\"ok\":");
+        CU_ASSERT_EQUAL(maint_agent_command_wait(ctx, 9, seq, 200, &err), MAINT_ERROR_REMOTE);
+        CU_ASSERT_STRING_EQUAL(err ? err : "", "malformed answer from the agent");
+        CU_ASSERT_PTR_NULL(fake_port_get(fp, rp));
+        free(err);
+        err = NULL;
+        g_free(rp);
+    }
+
+    /* the domain goes: both waits end at once with NOENT, not at their timeout */
+    fake_port_put(fp, "/local/domain/9/xmaint/agent/state", "starting");
+    fake_port_remove_domain(fp, 9);
+    t0 = maint__now_ms();
+    CU_ASSERT_EQUAL(maint_agent_wait_ready(ctx, 9, 5000), MAINT_ERROR_NOENT);
+    CU_ASSERT_EQUAL(maint_agent_command_wait(ctx, 9, "77", 5000, &err), MAINT_ERROR_NOENT);
+    CU_ASSERT_STRING_EQUAL(err ? err : "", "d9 is gone");
+    CU_ASSERT(maint__now_ms() - t0 < 2000);
+    free(err);
+    maint_ctx_close(ctx);
+}
+
 void suite_agent_register(void)
 {
     CU_pSuite s = CU_add_suite("agent", NULL, NULL);
 
+    CU_add_test(s, "waits: answered, timed out, domain gone", test_waits);
     CU_add_test(s, "spec cases (tests/data/agent)", test_spec_cases);
     CU_add_test(s, "application names", test_names);
     CU_add_test(s, "commands, applications, addresses", test_commands_and_apps);

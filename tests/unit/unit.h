@@ -40,6 +40,8 @@ fake_port *fake_port_new(maint__port *port_r);
 maint__port fake_port_port(fake_port *fp);
 void fake_port_set_write_hook(fake_port *fp, fake_write_hook hook, void *opaque);
 void fake_port_add_domain(fake_port *fp, const maint_domain_info *info);
+/* The domain is gone (no longer listed, no longer introduced). */
+void fake_port_remove_domain(fake_port *fp, uint32_t domid);
 /* The stored value at path, or NULL (not a copy). */
 const char *fake_port_get(fake_port *fp, const char *path);
 int fake_port_put(fake_port *fp, const char *path, const char *value);
