@@ -156,7 +156,9 @@ stall() {
 	[ "$(owner_of kv)" = "$sid" ]
 	table | grep -q '"failed_over":true'
 	xh_wait_for 30 nope domid "$A2"          # the stalled active is destroyed
-	grep -q "the failed active is destroyed" "$LOG"
+	# and the log says so: libxl's destroy completes (its callback logs it)
+	# some ms after the domain has left `xl list`
+	xh_wait_for 10 grep -q "the failed active is destroyed" "$LOG"
 }
 
 cleanup() {
