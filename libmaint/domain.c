@@ -129,28 +129,17 @@ MAINT_EXPORT int maint_domain_config_json(maint_ctx *ctx, uint32_t domid,
 static void gen_domain(maint__json *j, const maint_domain_info *d)
 {
     maint__json_map_open(j);
-    maint__json_key(j, "domid");
-    maint__json_uint(j, d->domid);
-    maint__json_key(j, "name");
-    maint__json_string(j, d->name);
-    maint__json_key(j, "uuid");
-    maint__json_string(j, d->uuid);
-    maint__json_key(j, "state");
-    maint__json_string(j, maint_domain_state_name(d->state));
-    maint__json_key(j, "type");
-    maint__json_string(j, maint_domain_type_name(d->type));
-    maint__json_key(j, "mem_target_kb");
-    maint__json_uint(j, d->mem_target_kb);
-    maint__json_key(j, "mem_actual_kb");
-    maint__json_uint(j, d->mem_actual_kb);
-    maint__json_key(j, "mem_max_kb");
-    maint__json_uint(j, d->mem_max_kb);
-    maint__json_key(j, "vcpus_online");
-    maint__json_uint(j, d->vcpus_online);
-    maint__json_key(j, "vcpus_max");
-    maint__json_uint(j, d->vcpus_max);
-    maint__json_key(j, "cpu_time_ns");
-    maint__json_uint(j, d->cpu_time_ns);
+    maint__json_kv_uint(j, "domid", d->domid);
+    maint__json_kv_string(j, "name", d->name);
+    maint__json_kv_string(j, "uuid", d->uuid);
+    maint__json_kv_string(j, "state", maint_domain_state_name(d->state));
+    maint__json_kv_string(j, "type", maint_domain_type_name(d->type));
+    maint__json_kv_uint(j, "mem_target_kb", d->mem_target_kb);
+    maint__json_kv_uint(j, "mem_actual_kb", d->mem_actual_kb);
+    maint__json_kv_uint(j, "mem_max_kb", d->mem_max_kb);
+    maint__json_kv_uint(j, "vcpus_online", d->vcpus_online);
+    maint__json_kv_uint(j, "vcpus_max", d->vcpus_max);
+    maint__json_kv_uint(j, "cpu_time_ns", d->cpu_time_ns);
     maint__json_map_close(j);
 }
 

@@ -106,24 +106,15 @@ MAINT_EXPORT char *maint_host_info_to_json(const maint_host_info *info)
     if (!j)
         return NULL;
     maint__json_map_open(j);
-    maint__json_key(j, "xen_version");
-    maint__json_string(j, info->xen_version);
-    maint__json_key(j, "host_id");
-    maint__json_string(j, info->host_id);
-    maint__json_key(j, "cpu_signature");
-    maint__json_string(j, info->cpu_signature);
-    maint__json_key(j, "nr_cpus");
-    maint__json_uint(j, info->nr_cpus);
-    maint__json_key(j, "threads_per_core");
-    maint__json_uint(j, info->threads_per_core);
-    maint__json_key(j, "cores_per_socket");
-    maint__json_uint(j, info->cores_per_socket);
-    maint__json_key(j, "cpu_khz");
-    maint__json_uint(j, info->cpu_khz);
-    maint__json_key(j, "total_kb");
-    maint__json_uint(j, info->total_kb);
-    maint__json_key(j, "free_kb");
-    maint__json_uint(j, info->free_kb);
+    maint__json_kv_string(j, "xen_version", info->xen_version);
+    maint__json_kv_string(j, "host_id", info->host_id);
+    maint__json_kv_string(j, "cpu_signature", info->cpu_signature);
+    maint__json_kv_uint(j, "nr_cpus", info->nr_cpus);
+    maint__json_kv_uint(j, "threads_per_core", info->threads_per_core);
+    maint__json_kv_uint(j, "cores_per_socket", info->cores_per_socket);
+    maint__json_kv_uint(j, "cpu_khz", info->cpu_khz);
+    maint__json_kv_uint(j, "total_kb", info->total_kb);
+    maint__json_kv_uint(j, "free_kb", info->free_kb);
     maint__json_key(j, "virt_caps");
     maint__json_array_open(j);
     if (info->pv)
@@ -137,14 +128,10 @@ MAINT_EXPORT char *maint_host_info_to_json(const maint_host_info *info)
     maint__json_array_open(j);
     for (i = 0; info->cpus && i < info->nr_cpus; i++) {
         maint__json_map_open(j);
-        maint__json_key(j, "cpu");
-        maint__json_uint(j, i);
-        maint__json_key(j, "core");
-        maint__json_uint(j, info->cpus[i].core);
-        maint__json_key(j, "socket");
-        maint__json_uint(j, info->cpus[i].socket);
-        maint__json_key(j, "node");
-        maint__json_uint(j, info->cpus[i].node);
+        maint__json_kv_uint(j, "cpu", i);
+        maint__json_kv_uint(j, "core", info->cpus[i].core);
+        maint__json_kv_uint(j, "socket", info->cpus[i].socket);
+        maint__json_kv_uint(j, "node", info->cpus[i].node);
         maint__json_map_close(j);
     }
     maint__json_array_close(j);
@@ -152,12 +139,9 @@ MAINT_EXPORT char *maint_host_info_to_json(const maint_host_info *info)
     maint__json_array_open(j);
     for (i = 0; info->nodes && i < info->nr_nodes; i++) {
         maint__json_map_open(j);
-        maint__json_key(j, "node");
-        maint__json_uint(j, i);
-        maint__json_key(j, "size_kb");
-        maint__json_uint(j, info->nodes[i].size_kb);
-        maint__json_key(j, "free_kb");
-        maint__json_uint(j, info->nodes[i].free_kb);
+        maint__json_kv_uint(j, "node", i);
+        maint__json_kv_uint(j, "size_kb", info->nodes[i].size_kb);
+        maint__json_kv_uint(j, "free_kb", info->nodes[i].free_kb);
         maint__json_map_close(j);
     }
     maint__json_array_close(j);

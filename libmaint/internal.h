@@ -212,6 +212,11 @@ void maint__json_uint(maint__json *j, uint64_t v);
 void maint__json_int(maint__json *j, int64_t v);
 void maint__json_bool(maint__json *j, bool v);
 void maint__json_null(maint__json *j);
+/* A key and its value, in a map. */
+void maint__json_kv_string(maint__json *j, const char *key, const char *s);
+void maint__json_kv_uint(maint__json *j, const char *key, uint64_t v);
+void maint__json_kv_int(maint__json *j, const char *key, int64_t v);
+void maint__json_kv_bool(maint__json *j, const char *key, bool v);
 /* Insert already-serialised JSON text (validated by the caller). */
 void maint__json_raw(maint__json *j, const char *text);
 /* The finished text, malloc'd (call free()), or NULL if anything failed. */

@@ -58,6 +58,30 @@ void maint__json_string(maint__json *j, const char *s)
         CHECK(j, yajl_gen_string(j->g, (const unsigned char *)s, strlen(s)));
 }
 
+void maint__json_kv_string(maint__json *j, const char *key, const char *s)
+{
+    maint__json_key(j, key);
+    maint__json_string(j, s);
+}
+
+void maint__json_kv_uint(maint__json *j, const char *key, uint64_t v)
+{
+    maint__json_key(j, key);
+    maint__json_uint(j, v);
+}
+
+void maint__json_kv_int(maint__json *j, const char *key, int64_t v)
+{
+    maint__json_key(j, key);
+    maint__json_int(j, v);
+}
+
+void maint__json_kv_bool(maint__json *j, const char *key, bool v)
+{
+    maint__json_key(j, key);
+    maint__json_bool(j, v);
+}
+
 void maint__json_uint(maint__json *j, uint64_t v)
 {
     char buf[24];

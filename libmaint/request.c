@@ -241,11 +241,9 @@ char *maint__request_format(const char *op, const char *args_json, const char *n
     if (!j)
         return NULL;
     maint__json_map_open(j);
-    maint__json_key(j, "op");
-    maint__json_string(j, op);
+    maint__json_kv_string(j, "op", op);
     if (nonce) {
-        maint__json_key(j, "nonce");
-        maint__json_string(j, nonce);
+        maint__json_kv_string(j, "nonce", nonce);
     }
     if (args_json) {
         maint__json_key(j, "args");
@@ -263,11 +261,9 @@ static maint__json *response_open(const char *status, const char *nonce)
     if (!j)
         return NULL;
     maint__json_map_open(j);
-    maint__json_key(j, "status");
-    maint__json_string(j, status);
+    maint__json_kv_string(j, "status", status);
     if (nonce && *nonce) {
-        maint__json_key(j, "nonce");
-        maint__json_string(j, nonce);
+        maint__json_kv_string(j, "nonce", nonce);
     }
     return j;
 }
@@ -291,11 +287,9 @@ char *maint__response_format_error(const char *nonce, const char *op, const char
     if (!j)
         return NULL;
     if (op) {
-        maint__json_key(j, "op");
-        maint__json_string(j, op);
+        maint__json_kv_string(j, "op", op);
     }
-    maint__json_key(j, "error");
-    maint__json_string(j, error);
+    maint__json_kv_string(j, "error", error);
     maint__json_map_close(j);
     return maint__json_finish(j);
 }

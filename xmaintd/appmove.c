@@ -47,13 +47,10 @@ static char *command_json(const char *op, const char *app, gboolean placed)
     maint__json *j = maint__json_new();
 
     maint__json_map_open(j);
-    maint__json_key(j, "op");
-    maint__json_string(j, op);
-    maint__json_key(j, "app");
-    maint__json_string(j, app);
+    maint__json_kv_string(j, "op", op);
+    maint__json_kv_string(j, "app", app);
     if (placed) {
-        maint__json_key(j, "placed");
-        maint__json_bool(j, true);
+        maint__json_kv_bool(j, "placed", true);
     }
     maint__json_map_close(j);
     return xmd_json_finish(j);

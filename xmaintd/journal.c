@@ -29,8 +29,7 @@ void xmd_wf_json_names(maint__json *j, xmd_wf *w)
     const char *values[] = { w->type, w->domain, w->substitute };
 
     for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
-        maint__json_key(j, keys[i]);
-        maint__json_string(j, values[i]);
+        maint__json_kv_string(j, keys[i], values[i]);
     }
 }
 
@@ -50,22 +49,18 @@ void xmd_journal_kv(xmd_wf *w, const char *event, const char *step, const char *
     int fd;
 
     maint__json_map_open(j);
-    maint__json_key(j, "time");
-    maint__json_int(j, g_get_real_time() / 1000);
-    maint__json_key(j, "event");
-    maint__json_string(j, event);
+    maint__json_kv_int(j, "time", g_get_real_time() / 1000);
+    maint__json_kv_string(j, "event", event);
     if (!strcmp(event, "start")) {
         xmd_wf_json_names(j, w);
         maint__json_key(j, "args");
         maint__json_raw(j, w->args);
     }
     if (step) {
-        maint__json_key(j, "step");
-        maint__json_string(j, step);
+        maint__json_kv_string(j, "step", step);
     }
     for (; kv && kv[0]; kv += 2) {
-        maint__json_key(j, kv[0]);
-        maint__json_string(j, kv[1]);
+        maint__json_kv_string(j, kv[0], kv[1]);
     }
     maint__json_map_close(j);
     line = maint__json_finish(j);

@@ -61,16 +61,11 @@ static char *services_json_locked(xmd *d)
         xmd_service *s = g_ptr_array_index(d->services, i);
 
         maint__json_map_open(j);
-        maint__json_key(j, "app");
-        maint__json_string(j, s->app);
-        maint__json_key(j, "vip");
-        maint__json_string(j, s->vip);
-        maint__json_key(j, "port");
-        maint__json_uint(j, s->port);
-        maint__json_key(j, "domain");
-        maint__json_string(j, s->domain);
-        maint__json_key(j, "addr");
-        maint__json_string(j, s->addr);
+        maint__json_kv_string(j, "app", s->app);
+        maint__json_kv_string(j, "vip", s->vip);
+        maint__json_kv_uint(j, "port", s->port);
+        maint__json_kv_string(j, "domain", s->domain);
+        maint__json_kv_string(j, "addr", s->addr);
         maint__json_map_close(j);
     }
     maint__json_array_close(j);

@@ -29,14 +29,10 @@ static int op_ping(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
     maint__json *j = maint__json_new();
 
     maint__json_map_open(j);
-    maint__json_key(j, "pong");
-    maint__json_bool(j, true);
-    maint__json_key(j, "version");
-    maint__json_string(j, PACKAGE_VERSION);
-    maint__json_key(j, "domid");
-    maint__json_uint(j, dom->domid);
-    maint__json_key(j, "host_id");
-    maint__json_string(j, d->host_id);
+    maint__json_kv_bool(j, "pong", true);
+    maint__json_kv_string(j, "version", PACKAGE_VERSION);
+    maint__json_kv_uint(j, "domid", dom->domid);
+    maint__json_kv_string(j, "host_id", d->host_id);
     maint__json_map_close(j);
     *result_r = xmd_json_finish(j);
     return MAINT_OK;
@@ -78,10 +74,8 @@ static int op_host_info(xmd *d, xmd_domain *dom, maint__args *args,
         maint__json *j = maint__json_new();
 
         maint__json_map_open(j);
-        maint__json_key(j, "host_id");
-        maint__json_string(j, d->host_id);
-        maint__json_key(j, "cpu_signature");
-        maint__json_string(j, d->cpu_signature);
+        maint__json_kv_string(j, "host_id", d->host_id);
+        maint__json_kv_string(j, "cpu_signature", d->cpu_signature);
         maint__json_map_close(j);
         *result_r = xmd_json_finish(j);
         return MAINT_OK;

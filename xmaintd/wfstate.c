@@ -64,25 +64,20 @@ static char *wf_json_locked(xmd_wf *w)
     maint__json *j = maint__json_new();
 
     maint__json_map_open(j);
-    maint__json_key(j, "id");
-    maint__json_string(j, w->id);
+    maint__json_kv_string(j, "id", w->id);
     xmd_wf_json_names(j, w);
     maint__json_key(j, "state");
     maint__json_string(j, w->rolling_back && w->state == WF_RUNNING ? "rolling-back"
                                                                   : xmd_wf_state_names[w->state]);
-    maint__json_key(j, "step");
-    maint__json_string(j, w->step);
-    maint__json_key(j, "message");
-    maint__json_string(j, w->message);
+    maint__json_kv_string(j, "step", w->step);
+    maint__json_kv_string(j, "message", w->message);
     maint__json_key(j, "steps");
     maint__json_array_open(j);
     for (guint i = 0; i < w->kind->nr_steps; i++) {
         const char *s = w->kind->steps[i].name;
         maint__json_map_open(j);
-        maint__json_key(j, "name");
-        maint__json_string(j, s);
-        maint__json_key(j, "done");
-        maint__json_bool(j, g_hash_table_contains(w->done, s));
+        maint__json_kv_string(j, "name", s);
+        maint__json_kv_bool(j, "done", g_hash_table_contains(w->done, s));
         maint__json_map_close(j);
     }
     maint__json_array_close(j);

@@ -205,10 +205,8 @@ static gboolean run_in(xmd_wf *w, const char *name, const char *key, GError **er
     }
     j = maint__json_new();
     maint__json_map_open(j);
-    maint__json_key(j, "op");
-    maint__json_string(j, "run");
-    maint__json_key(j, "command");
-    maint__json_string(j, cmd);
+    maint__json_kv_string(j, "op", "run");
+    maint__json_kv_string(j, "command", cmd);
     maint__json_map_close(j);
     json = maint__json_finish(j);
     xmd_wf_progress(w, NULL, "running the %s command in %s", key, name);
