@@ -41,21 +41,51 @@ static int replace_string(char **field, const char *value)
     return MAINT_OK;
 }
 
-static int set_vcpus(libxl_domain_build_info *b, unsigned n)
+/* max vCPUs, the first online of them online at boot (online <= max) */
+static int set_vcpus(libxl_domain_build_info *b, unsigned online, unsigned max)
 {
     libxl_bitmap avail;
 
     libxl_bitmap_init(&avail);
-    avail.size = (n + 7) / 8;
+    avail.size = (max + 7) / 8;
     avail.map = calloc(avail.size, 1);
     if (!avail.map)
         return MAINT_ERROR_NOMEM;
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < online; i++)
         avail.map[i / 8] |= (uint8_t)(1u << (i % 8));
     libxl_bitmap_dispose(&b->avail_vcpus);
     b->avail_vcpus = avail;
-    b->max_vcpus = (int)n;
+    b->max_vcpus = (int)max;
     return MAINT_OK;
+}
+
+/* The maximum (libxl's default: 1) */
+static unsigned vcpus_max(const libxl_domain_build_info *b)
+{
+    return b->max_vcpus > 0 ? (unsigned)b->max_vcpus : 1;
+}
+
+/* vCPUs online at boot (avail_vcpus; all of the maximum when it is empty) */
+static unsigned vcpus_online(const libxl_domain_build_info *b)
+{
+    unsigned n = 0;
+
+    if (!b->avail_vcpus.size)
+        return vcpus_max(b);
+    for (unsigned i = 0; i < b->avail_vcpus.size * 8; i++)
+        n += (b->avail_vcpus.map[i / 8] >> (i % 8)) & 1;
+    return n;
+}
+
+/* As xl.cfg: vcpus=N is the number online at boot (the maximum grows to it),
+ * maxvcpus=N the maximum (those online above it go). */
+static int set_vcpus_key(libxl_domain_build_info *b, const char *key, unsigned n)
+{
+    unsigned online = vcpus_online(b), max = vcpus_max(b);
+
+    if (!strcmp(key, "maxvcpus"))
+        return set_vcpus(b, online < n ? online : n, n);
+    return set_vcpus(b, n, max > n ? max : n);
 }
 
 /* Is the guest address of passthrough device d this BDF? */
@@ -125,7 +155,7 @@ static int apply_set(xentoollog_logger *lg, libxl_domain_config *cfg, const char
             LOG(lg, ERROR, "override %s=%ld: at most 128 vCPUs", key, lval);
             goto out;
         } else {
-            rc = set_vcpus(&cfg->b_info, (unsigned)lval);
+            rc = set_vcpus_key(&cfg->b_info, key, (unsigned)lval);
             goto out;
         }
         rc = MAINT_OK;
@@ -412,7 +442,7 @@ static int derive_size(xentoollog_logger *lg, libxl_domain_config *cfg,
             LOG(lg, ERROR, "%u vCPUs: at most 128", opts->vcpus);
             return MAINT_ERROR_INVAL;
         }
-        int rc = set_vcpus(&cfg->b_info, opts->vcpus);
+        int rc = set_vcpus(&cfg->b_info, opts->vcpus, opts->vcpus);
         if (rc)
             return rc;
     }

@@ -173,6 +173,38 @@ static void test_derive_pv(void)
     libxl_domain_config_dispose(&cfg);
 }
 
+/* xl.cfg's meaning: vcpus= is online at boot, maxvcpus= the maximum */
+static void test_derive_vcpus(void)
+{
+    static const struct {
+        const char *sets[2];
+        int max;
+        unsigned online;
+    } cases[] = {                                /* the sample: 2 of 2 */
+        { { "vcpus=1" }, 2, 1 },
+        { { "maxvcpus=4" }, 4, 2 },
+        { { "maxvcpus=4", "vcpus=3" }, 4, 3 },
+        { { "vcpus=3", "maxvcpus=2" }, 2, 2 },   /* the maximum wins */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        libxl_domain_config cfg;
+        maint_substitute_opts o;
+        unsigned online = 0;
+
+        sample_pv(&cfg, false);
+        maint_substitute_opts_init(&o);
+        o.sets = cases[i].sets;
+        o.nr_sets = cases[i].sets[1] ? 2 : 1;
+        CU_ASSERT_EQUAL_FATAL(maint__substitute_derive(NULL, &cfg, "web1", &o), MAINT_OK);
+        for (unsigned b = 0; b < cfg.b_info.avail_vcpus.size * 8; b++)
+            online += (cfg.b_info.avail_vcpus.map[b / 8] >> (b % 8)) & 1;
+        CU_ASSERT_EQUAL(cfg.b_info.max_vcpus, cases[i].max);
+        CU_ASSERT_EQUAL(online, cases[i].online);
+        libxl_domain_config_dispose(&cfg);
+    }
+}
+
 static void expect_derive_error(int want, maint_substitute_opts *o, bool writable)
 {
     libxl_domain_config cfg;
@@ -347,6 +379,7 @@ void suite_substitute_register(void)
     CU_add_test(s, "hiding spec: vCPUs and memory", test_hide_vcpus_mem);
     CU_add_test(s, "derive a PV substitute", test_derive_pv);
     CU_add_test(s, "derivation errors", test_derive_errors);
+    CU_add_test(s, "vcpus= and maxvcpus= as xl.cfg means them", test_derive_vcpus);
     CU_add_test(s, "hiding spec: what a domain already hides", test_hide_spec_read);
     CU_add_test(s, "hiding PCI from HVM: asked of its device model", test_hide_pci_checked);
 }
