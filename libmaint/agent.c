@@ -465,7 +465,7 @@ MAINT_EXPORT int maint_domain_retire(maint_ctx *ctx, uint32_t domid, unsigned ti
     /* Shut down: the toolstack that created it (xl's per-domain process,
      * libvirt, ...) usually reaps it at once; give it a moment first. */
     {
-        int64_t reap_end = maint__now_ms() + 10000;
+        int64_t reap_end = maint__now_ms() + ctx->reap_wait_ms;
         /* still running: it did not shut down */
         while (ctx->port.ops->xs_introduced(ctx->port.priv, domid) && maint__now_ms() < reap_end &&
                maint__domain_down(&ctx->port, domid, NULL))

@@ -56,6 +56,7 @@ int maint__ctx_from_port(maint_ctx **ctx_r, xentoollog_logger *lg,
     ctx->lg = lg ? lg : &null_logger;
     ctx->port = *port;
     ctx->self_domid = discover_self_domid(&ctx->port);
+    ctx->reap_wait_ms = 10000;
     *ctx_r = ctx;
     return MAINT_OK;
 }
@@ -89,5 +90,48 @@ MAINT_EXPORT void maint_ctx_close(maint_ctx *ctx)
         return;
     if (ctx->port.ops)
         ctx->port.ops->close(ctx->port.priv);
+    for (unsigned i = 0; i < sizeof(ctx->paths) / sizeof(ctx->paths[0]); i++)
+        free(ctx->paths[i]);
     free(ctx);
+}
+
+MAINT_EXPORT int maint_ctx_set_path(maint_ctx *ctx, maint_ctx_path which, const char *path)
+{
+    char *copy = NULL;
+
+    if (!ctx || (unsigned)which >= sizeof(ctx->paths) / sizeof(ctx->paths[0]))
+        return MAINT_ERROR_INVAL;
+    if (path) {
+        size_t n = strnlen(path, 1025);
+
+        if (path[0] != '/' || n > 1024)
+            return MAINT_ERROR_INVAL;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+                return MAINT_ERROR_INVAL;
+        if (!(copy = strdup(path)))
+            return MAINT_ERROR_NOMEM;
+    }
+    free(ctx->paths[which]);
+    ctx->paths[which] = copy;
+    return MAINT_OK;
+}
+
+const char *maint__ctx_path(const maint_ctx *ctx, maint_ctx_path which)
+{
+    static const char *const defaults[] = {
+        [MAINT_PATH_PCI_HOLE_SHIM] = PKGLIBEXECDIR "/xmaint-pci-hole",
+        [MAINT_PATH_LOG_DIR] = "/var/log/xen",
+        [MAINT_PATH_CONSOLE_LOG_DIR] = "/var/log/xen/console",
+    };
+
+    return ctx->paths[which] ? ctx->paths[which] : defaults[which];
+}
+
+MAINT_EXPORT int maint_ctx_set_reap_wait(maint_ctx *ctx, unsigned ms)
+{
+    if (!ctx || ms > 600000)
+        return MAINT_ERROR_INVAL;
+    ctx->reap_wait_ms = ms;
+    return MAINT_OK;
 }

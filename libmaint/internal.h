@@ -113,7 +113,12 @@ struct maint_ctx {
     uint32_t self_domid;          /* the domain we run in (0 in dom0) */
     bool response_watch;          /* watch on our response dir registered */
     char last_request_id[MAINT_REQUEST_ID_MAX + 1];  /* for tests */
+    char *paths[MAINT_PATH_CONSOLE_LOG_DIR + 1];     /* maint_ctx_set_path; NULL: default */
+    unsigned reap_wait_ms;        /* maint_ctx_set_reap_wait */
 };
+
+/* The path the caller set, or its default (ctx.c). */
+const char *maint__ctx_path(const maint_ctx *ctx, maint_ctx_path which);
 
 /* A context around an existing port (unit tests use a fake port). */
 int maint__ctx_from_port(maint_ctx **ctx_r, xentoollog_logger *lg,

@@ -202,8 +202,9 @@ static bool substitute_ready(maint_ctx *ctx, uint32_t domid, const char *log,
  */
 static int start_pci_hole(maint_ctx *ctx, uint32_t domid, const maint_hide_spec *hide)
 {
-    const char *shim = getenv("XMAINT_PCI_HOLE") ? getenv("XMAINT_PCI_HOLE")
-                                                 : PKGLIBEXECDIR "/xmaint-pci-hole";
+    const char *shim = maint__ctx_path(ctx, MAINT_PATH_PCI_HOLE_SHIM);
+    char *logpath = maint__sprintf("%s/xmaint-pci-hole-%u.log",
+                                   maint__ctx_path(ctx, MAINT_PATH_LOG_DIR), domid);
     char *argv[MAINT_HIDE_MAX_PCI + 5], domarg[12], bdfs[MAINT_HIDE_MAX_PCI][12];
     char buf[16] = "";
     int pfd[2], status, n = 0;
@@ -221,20 +222,23 @@ static int start_pci_hole(maint_ctx *ctx, uint32_t domid, const maint_hide_spec 
         argv[n++] = bdfs[i];
     }
     argv[n] = NULL;
-    if (pipe2(pfd, O_CLOEXEC) < 0)
+    if (!logpath)
+        return MAINT_ERROR_NOMEM;
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        free(logpath);
         return MAINT_ERROR_FAIL;
+    }
     pid = fork();
     if (pid < 0) {
         close(pfd[0]);
         close(pfd[1]);
+        free(logpath);
         return MAINT_ERROR_FAIL;
     }
     if (pid == 0) {
         /* Detach: a new session, and the shim a grandchild nobody waits for. */
         int fd = open("/dev/null", O_RDWR), lfd;
-        char logpath[64];
 
-        snprintf(logpath, sizeof(logpath), "/var/log/xen/xmaint-pci-hole-%u.log", domid);
         lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0640);
         if (lfd >= 0)
             dup2(lfd, 2);
@@ -252,6 +256,7 @@ static int start_pci_hole(maint_ctx *ctx, uint32_t domid, const maint_hide_spec 
         _exit(127);
     }
     close(pfd[1]);
+    free(logpath);
     /* the intermediate child, ours alone (libxl reaps only its own) */
     if (maint__child_wait(pid, &status) < 0)
         LOGED(ctx->lg, WARN, domid, "waiting for the shim's launcher %ld", (long)pid);
@@ -323,7 +328,8 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
              !strncmp(cfg.b_info.u.hvm.serial, "file:", 5))
         log = strdup(cfg.b_info.u.hvm.serial + 5);      /* its serial console */
     else
-        log = maint__sprintf("/var/log/xen/console/guest-%s.log", cfg.c_info.name);
+        log = maint__sprintf("%s/guest-%s.log", maint__ctx_path(ctx, MAINT_PATH_CONSOLE_LOG_DIR),
+                             cfg.c_info.name);
     deadline = maint__now_ms() + (timeout_ms ? timeout_ms : 120000);
     for (;;) {
         const char *what;

@@ -122,8 +122,15 @@ maint_ctx *open_ctx(unsigned flags)
     maint_ctx *ctx = NULL;
     int rc = maint_ctx_open(&ctx, (xentoollog_logger *)logger, flags);
 
+    const char *shim = getenv("XMAINT_PCI_HOLE");
+
     if (rc) {
         fprintf(stderr, "xl maint: cannot open libmaint: %s\n", maint_strerror(rc));
+        return NULL;
+    }
+    if (shim && maint_ctx_set_path(ctx, MAINT_PATH_PCI_HOLE_SHIM, shim)) {
+        fprintf(stderr, "xl maint: XMAINT_PCI_HOLE must be an absolute path\n");
+        maint_ctx_close(ctx);
         return NULL;
     }
     return ctx;

@@ -128,6 +128,13 @@ static gboolean ctx_open(xmd *d, GError **error)
         g_set_error(error, XMD_ERROR, 1, "cannot open libmaint: %s", maint_strerror(rc));
         return FALSE;
     }
+    /* policy is ours, not the library's: the shim a test host stages */
+    d->pci_hole_shim = getenv("XMAINT_PCI_HOLE");
+    if (d->pci_hole_shim &&
+        maint_ctx_set_path(d->ctx, MAINT_PATH_PCI_HOLE_SHIM, d->pci_hole_shim)) {
+        g_set_error(error, XMD_ERROR, 1, "XMAINT_PCI_HOLE must be an absolute path");
+        return FALSE;
+    }
     d->lx = (libxl_ctx *)maint__port_xen_libxl(&d->ctx->port);
     xmd_libxl_hooks_register(d);
     return TRUE;

@@ -147,6 +147,8 @@ static gpointer worker(gpointer data)
         finish(w, WF_FAILED, "no library context");
         return NULL;
     }
+    if (w->d->pci_hole_shim)            /* checked at start-up (main.c) */
+        maint_ctx_set_path(w->ctx, MAINT_PATH_PCI_HOLE_SHIM, w->d->pci_hole_shim);
     if (!w->rolling_back) {
         if (run_steps(w, &paused, &error)) {
             if (!paused)

@@ -107,6 +107,7 @@ typedef struct xmd {
     /* how a worker thread opens its own library context: maint_ctx_open
      * when NULL (tests give a fake port) */
     int (*ctx_open)(maint_ctx **ctx_r, xentoollog_logger *lg, unsigned flags);
+    const char *pci_hole_shim;         /* $XMAINT_PCI_HOLE, or NULL: the installed one */
 } xmd;
 
 /* domains.c: the domain table and the one list of observers of domains'

@@ -205,6 +205,34 @@ static void test_derive_vcpus(void)
     }
 }
 
+/* The caller's paths: checked, used, reset to the defaults. */
+static void test_ctx_paths(void)
+{
+    maint__port port;
+    maint_ctx *ctx = NULL;
+    char longp[1100];
+
+    fake_port_new(&port);
+    CU_ASSERT_EQUAL_FATAL(maint__ctx_from_port(&ctx, NULL, &port), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(maint__ctx_path(ctx, MAINT_PATH_CONSOLE_LOG_DIR), "/var/log/xen/console");
+    CU_ASSERT_STRING_EQUAL(maint__ctx_path(ctx, MAINT_PATH_LOG_DIR), "/var/log/xen");
+    CU_ASSERT_EQUAL(maint_ctx_set_path(ctx, MAINT_PATH_PCI_HOLE_SHIM, "/opt/shim"), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(maint__ctx_path(ctx, MAINT_PATH_PCI_HOLE_SHIM), "/opt/shim");
+    CU_ASSERT_EQUAL(maint_ctx_set_path(ctx, MAINT_PATH_PCI_HOLE_SHIM, "shim"), MAINT_ERROR_INVAL);
+    CU_ASSERT_EQUAL(maint_ctx_set_path(ctx, MAINT_PATH_LOG_DIR, "/var/log\nx"), MAINT_ERROR_INVAL);
+    memset(longp, 'a', sizeof(longp) - 1);
+    longp[0] = '/';
+    longp[sizeof(longp) - 1] = '\0';
+    CU_ASSERT_EQUAL(maint_ctx_set_path(ctx, MAINT_PATH_LOG_DIR, longp), MAINT_ERROR_INVAL);
+    CU_ASSERT_EQUAL(maint_ctx_set_path(ctx, (maint_ctx_path)7, "/x"), MAINT_ERROR_INVAL);
+    CU_ASSERT_STRING_EQUAL(maint__ctx_path(ctx, MAINT_PATH_PCI_HOLE_SHIM), "/opt/shim");
+    CU_ASSERT_EQUAL(maint_ctx_set_path(ctx, MAINT_PATH_PCI_HOLE_SHIM, NULL), MAINT_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(maint__ctx_path(ctx, MAINT_PATH_PCI_HOLE_SHIM), "/xmaint-pci-hole"));
+    CU_ASSERT_EQUAL(maint_ctx_set_reap_wait(ctx, 600001), MAINT_ERROR_INVAL);
+    CU_ASSERT_EQUAL(maint_ctx_set_reap_wait(ctx, 0), MAINT_OK);
+    maint_ctx_close(ctx);
+}
+
 static void expect_derive_error(int want, maint_substitute_opts *o, bool writable)
 {
     libxl_domain_config cfg;
@@ -380,6 +408,7 @@ void suite_substitute_register(void)
     CU_add_test(s, "derive a PV substitute", test_derive_pv);
     CU_add_test(s, "derivation errors", test_derive_errors);
     CU_add_test(s, "vcpus= and maxvcpus= as xl.cfg means them", test_derive_vcpus);
+    CU_add_test(s, "the caller's paths", test_ctx_paths);
     CU_add_test(s, "hiding spec: what a domain already hides", test_hide_spec_read);
     CU_add_test(s, "hiding PCI from HVM: asked of its device model", test_hide_pci_checked);
 }

@@ -60,6 +60,8 @@ extern "C" {
 #define MAINT_HAVE_SUBSTITUTE_OPTS_DISPOSE 1
 /* MAINT_ERROR_CANCELLED. */
 #define MAINT_HAVE_ERROR_CANCELLED 1
+/* maint_ctx_set_path(), maint_ctx_set_reap_wait(): the caller's policy. */
+#define MAINT_HAVE_CTX_SETTINGS 1
 
 /* Error codes.  Always negative; 0 is success. */
 enum maint_error {
@@ -100,6 +102,30 @@ int maint_ctx_open(maint_ctx **ctx_r, xentoollog_logger *lg, unsigned flags);
 
 /* Close a context and free it.  NULL is allowed. */
 void maint_ctx_close(maint_ctx *ctx);
+
+/*
+ * Policy the caller gives a context (the library reads no environment and
+ * decides no paths of its own beyond these defaults).  Set them before the
+ * context is shared with other threads.
+ */
+typedef enum maint_ctx_path {
+    MAINT_PATH_PCI_HOLE_SHIM = 0, /* the PCI-hole shim HVM substitutes get
+                                     (default: the installed one, in
+                                     pkglibexecdir) */
+    MAINT_PATH_LOG_DIR,           /* the shim's log, DIR/xmaint-pci-hole-DOMID.log
+                                     (default: /var/log/xen) */
+    MAINT_PATH_CONSOLE_LOG_DIR    /* guests' console logs, DIR/guest-NAME.log, where
+                                     readiness is looked for (default:
+                                     /var/log/xen/console) */
+} maint_ctx_path;
+
+/* Set one path: absolute, at most 1024 bytes, no control characters;
+ * NULL: back to the default.  MAINT_ERROR_INVAL otherwise. */
+int maint_ctx_set_path(maint_ctx *ctx, maint_ctx_path which, const char *path);
+
+/* How long maint_domain_retire lets the domain's own toolstack reap a domain
+ * that shut down before it destroys it (default 10000 ms; at most 600000). */
+int maint_ctx_set_reap_wait(maint_ctx *ctx, unsigned ms);
 
 /* The library's version string, e.g. "0.1.0".  Static. */
 const char *maint_version(void);
