@@ -483,6 +483,11 @@ char *maint__cpu_signature(const maint_host_info *info);
 /* Substitute derivation on a configuration (derive.c): pure logic. */
 int maint__substitute_derive(xentoollog_logger *lg, libxl_domain_config *cfg,
                              const char *orig_name, const maint_substitute_opts *opts);
+/* A console log's size now (0: none), and whether pattern is on a line of
+ * it written from offset from on (all of it when the file is now shorter:
+ * replaced).  (substitute.c) */
+off_t maint__log_end(const char *log);
+bool maint__log_has(const char *log, const char *pattern, off_t from);
 /* Is d the passed-through device bdf names (its guest address on bus 0 when
  * it has one, else its host address)?  (derive.c) */
 bool maint__pci_matches(const libxl_device_pci *d, const maint_bdf *bdf);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <libxlutil.h>
@@ -171,13 +172,39 @@ MAINT_EXPORT int maint_substitute_config_json(maint_ctx *ctx, uint32_t domid,
     return rc;
 }
 
-/* Ready: the guest agent says so, or the console log shows the pattern. */
+/* Where the new domain's console output will begin in log: its size now
+ * (console logs are appended to; an older same-named domain's lines before
+ * this are not the new domain's). */
+off_t maint__log_end(const char *log)
+{
+    struct stat st;
+
+    return log && stat(log, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : 0;
+}
+
+bool maint__log_has(const char *log, const char *pattern, off_t from)
+{
+    bool found = false;
+    FILE *f = fopen(log, "r");
+    char line[1024];
+
+    if (!f)
+        return false;
+    if (from > maint__log_end(log) || fseeko(f, from, SEEK_SET) != 0)
+        rewind(f);
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, pattern) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* Ready: the guest agent says so, or the console log shows the pattern
+ * after from. */
 static bool substitute_ready(maint_ctx *ctx, uint32_t domid, const char *log,
-                             const char *pattern)
+                             const char *pattern, off_t from)
 {
     char *path = maint__sprintf(MAINT_XS_AGENT_STATE_FMT, domid), *v;
     bool ready = false;
-    FILE *f;
 
     v = path ? ctx->port.ops->xs_read(ctx->port.priv, MAINT__XS_NO_TXN, path, NULL) : NULL;
     ready = v && !strcmp(v, "ready");
@@ -185,15 +212,7 @@ static bool substitute_ready(maint_ctx *ctx, uint32_t domid, const char *log,
     free(path);
     if (ready || !pattern || !log)
         return ready;
-    f = fopen(log, "r");
-    if (f) {
-        char line[1024];
-
-        while (!ready && fgets(line, sizeof(line), f))
-            ready = strstr(line, pattern) != NULL;
-        fclose(f);
-    }
-    return ready;
+    return maint__log_has(log, pattern, from);
 }
 
 /*
@@ -284,6 +303,7 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
     uint32_t newid = (uint32_t)INVALID_DOMID;
     char *log = NULL;
     int64_t deadline;
+    off_t log_from;
     int rc;
 
     if (!ctx || !opts || !domid_r)
@@ -294,6 +314,19 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
     rc = derive(ctx, domid, opts, &cfg, &eff);
     if (rc)
         goto out;
+    log_from = 0;
+    if (cfg.b_info.type == LIBXL_DOMAIN_TYPE_HVM && cfg.b_info.u.hvm.serial &&
+        !strncmp(cfg.b_info.u.hvm.serial, "file:", 5) && !opts->console_log) {
+        /* its serial console: QEMU truncates the file when it starts */
+        log = strdup(cfg.b_info.u.hvm.serial + 5);
+    } else {
+        /* xenconsoled appends: only what is written from now on is its */
+        log = opts->console_log ? strdup(opts->console_log)
+                                : maint__sprintf("%s/guest-%s.log",
+                                                 maint__ctx_path(ctx, MAINT_PATH_CONSOLE_LOG_DIR),
+                                                 cfg.c_info.name);
+        log_from = maint__log_end(log);
+    }
     PROGRESS("create", 10);
     rc = port->ops->domain_create(port->priv, &cfg, &newid);
     if (rc)
@@ -322,19 +355,11 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
     if (rc)
         goto out;
     PROGRESS("boot", 60);
-    if (opts->console_log)
-        log = strdup(opts->console_log);
-    else if (cfg.b_info.type == LIBXL_DOMAIN_TYPE_HVM && cfg.b_info.u.hvm.serial &&
-             !strncmp(cfg.b_info.u.hvm.serial, "file:", 5))
-        log = strdup(cfg.b_info.u.hvm.serial + 5);      /* its serial console */
-    else
-        log = maint__sprintf("%s/guest-%s.log", maint__ctx_path(ctx, MAINT_PATH_CONSOLE_LOG_DIR),
-                             cfg.c_info.name);
     deadline = maint__now_ms() + (timeout_ms ? timeout_ms : 120000);
     for (;;) {
         const char *what;
 
-        if (substitute_ready(ctx, newid, log, opts->ready_pattern))
+        if (substitute_ready(ctx, newid, log, opts->ready_pattern, log_from))
             break;
         /* A substitute that dies while booting fails now, not at the timeout. */
         if (maint__domain_down(port, newid, &what)) {

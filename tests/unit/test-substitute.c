@@ -1,6 +1,7 @@
 /* The hiding spec and substitute derivation: pure logic on libxl's types. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib.h>
 #include <yajl/yajl_gen.h>
 
@@ -203,6 +204,39 @@ static void test_derive_vcpus(void)
         CU_ASSERT_EQUAL(online, cases[i].online);
         libxl_domain_config_dispose(&cfg);
     }
+}
+
+/* Readiness reads only what the new domain wrote: the log from its size at
+ * creation on (an older same-named domain's "ready" line does not count). */
+static void test_log_readiness(void)
+{
+    char path[] = "/tmp/xmaint-log-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f;
+    off_t from;
+
+    CU_ASSERT_FATAL(fd >= 0);
+    f = fdopen(fd, "w");
+    fputs("old boot\nXMAINT-READY\n", f);
+    fflush(f);
+    from = maint__log_end(path);
+    CU_ASSERT_EQUAL(from, 22);
+    CU_ASSERT(maint__log_has(path, "XMAINT-READY", 0));
+    CU_ASSERT(!maint__log_has(path, "XMAINT-READY", from));   /* the old one's */
+    fputs("new boot\n", f);
+    fflush(f);
+    CU_ASSERT(!maint__log_has(path, "XMAINT-READY", from));
+    fputs("XMAINT-READY\n", f);
+    fflush(f);
+    CU_ASSERT(maint__log_has(path, "XMAINT-READY", from));
+    fclose(f);
+    f = fopen(path, "w");                                        /* replaced, shorter */
+    fputs("XMAINT-READY\n", f);
+    fclose(f);
+    CU_ASSERT(maint__log_has(path, "XMAINT-READY", from));
+    unlink(path);
+    CU_ASSERT(!maint__log_has(path, "XMAINT-READY", 0));
+    CU_ASSERT_EQUAL(maint__log_end(path), 0);
 }
 
 /* The caller's paths: checked, used, reset to the defaults. */
@@ -409,6 +443,7 @@ void suite_substitute_register(void)
     CU_add_test(s, "derivation errors", test_derive_errors);
     CU_add_test(s, "vcpus= and maxvcpus= as xl.cfg means them", test_derive_vcpus);
     CU_add_test(s, "the caller's paths", test_ctx_paths);
+    CU_add_test(s, "readiness: only the new domain's console lines", test_log_readiness);
     CU_add_test(s, "hiding spec: what a domain already hides", test_hide_spec_read);
     CU_add_test(s, "hiding PCI from HVM: asked of its device model", test_hide_pci_checked);
 }
