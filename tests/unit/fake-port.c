@@ -25,6 +25,11 @@ struct fake_port {
     fake_config_fill config_fill; /* NULL: no configurations */
     bool dm_answers;             /* the device model can be asked */
     bool pci_bus0[256];          /* what it answers */
+    uint32_t next_domid;         /* the next domain created */
+    int create_rc;               /* what domain_create answers (0: creates) */
+    fake_guest_hook guest;       /* plays the guests: unpause, shutdown */
+    void *guest_opaque;
+    char *last_created;          /* JSON of the last configuration created */
 };
 
 struct watch {
@@ -329,18 +334,104 @@ static int f_dm_pci_bus0(void *priv, uint32_t domid, bool present[256], const ch
     return 0;
 }
 
-static int f_create(void *priv, libxl_domain_config *cfg, uint32_t *domid_r)
+static maint_domain_info *find_domain(fake_port *fp, uint32_t domid)
 {
-    return MAINT_ERROR_UNAVAILABLE;
+    for (unsigned i = 0; i < fp->domains->len; i++) {
+        maint_domain_info *d = &g_array_index(fp->domains, maint_domain_info, i);
+
+        if (d->domid == domid)
+            return d;
+    }
+    return NULL;
 }
 
-static int f_domid_op(void *priv, uint32_t domid)
+/* Created paused, introduced, its home and name in xenstore (as libxl). */
+static int f_create(void *priv, libxl_domain_config *cfg, uint32_t *domid_r)
 {
-    return MAINT_ERROR_UNAVAILABLE;
+    fake_port *fp = priv;
+    maint_domain_info info;
+    char *home;
+
+    if (!fp->next_domid)
+        return MAINT_ERROR_UNAVAILABLE;
+    if (fp->create_rc)
+        return fp->create_rc;
+    maint_domain_info_init(&info);
+    info.domid = fp->next_domid++;
+    info.name = cfg->c_info.name;
+    info.state = MAINT_DOMAIN_STATE_PAUSED;
+    info.type = cfg->c_info.type == LIBXL_DOMAIN_TYPE_HVM ? MAINT_DOMAIN_TYPE_HVM
+                : cfg->c_info.type == LIBXL_DOMAIN_TYPE_PVH ? MAINT_DOMAIN_TYPE_PVH
+                : MAINT_DOMAIN_TYPE_PV;
+    info.mem_max_kb = cfg->b_info.max_memkb;
+    fake_port_add_domain(fp, &info);
+    home = g_strdup_printf("/local/domain/%u/name", info.domid);
+    fake_port_put(fp, home, cfg->c_info.name ? cfg->c_info.name : "");
+    g_free(home);
+    free(fp->last_created);
+    fp->last_created = f_config_to_json(priv, cfg);
+    *domid_r = info.domid;
+    return MAINT_OK;
+}
+
+static int f_unpause(void *priv, uint32_t domid)
+{
+    fake_port *fp = priv;
+    maint_domain_info *d = find_domain(fp, domid);
+
+    if (!fp->next_domid)
+        return MAINT_ERROR_UNAVAILABLE;
+    if (!d)
+        return MAINT_ERROR_NOENT;
+    d->state = MAINT_DOMAIN_STATE_RUNNING;
+    if (fp->guest)
+        fp->guest(fp, domid, "unpause", fp->guest_opaque);
+    return MAINT_OK;
+}
+
+/* Gone at once, its home with it. */
+static int f_destroy(void *priv, uint32_t domid)
+{
+    fake_port *fp = priv;
+    char *home;
+
+    if (!fp->next_domid)
+        return MAINT_ERROR_UNAVAILABLE;
+    if (!find_domain(fp, domid))
+        return MAINT_ERROR_NOENT;
+    fake_port_remove_domain(fp, domid);
+    home = g_strdup_printf("/local/domain/%u", domid);
+    f_rm(priv, MAINT__XS_NO_TXN, home);
+    g_free(home);
+    return MAINT_OK;
+}
+
+/* Asked: the guest decides (its hook may shut it down). */
+static int f_shutdown(void *priv, uint32_t domid)
+{
+    fake_port *fp = priv;
+
+    if (!fp->next_domid)
+        return MAINT_ERROR_UNAVAILABLE;
+    if (!find_domain(fp, domid))
+        return MAINT_ERROR_NOENT;
+    if (fp->guest)
+        fp->guest(fp, domid, "shutdown", fp->guest_opaque);
+    return MAINT_OK;
 }
 
 static int f_name_to_domid(void *priv, const char *name, uint32_t *domid_r)
 {
+    fake_port *fp = priv;
+
+    for (unsigned i = 0; i < fp->domains->len; i++) {
+        maint_domain_info *d = &g_array_index(fp->domains, maint_domain_info, i);
+
+        if (d->name && !strcmp(d->name, name)) {
+            *domid_r = d->domid;
+            return MAINT_OK;
+        }
+    }
     return MAINT_ERROR_NOENT;
 }
 
@@ -365,6 +456,7 @@ static void f_close(void *priv)
     for (unsigned i = 0; i < fp->domains->len; i++)
         free(g_array_index(fp->domains, maint_domain_info, i).name);
     g_array_free(fp->domains, TRUE);
+    free(fp->last_created);
     close(fp->pipe[0]);
     close(fp->pipe[1]);
     g_free(fp);
@@ -380,8 +472,8 @@ static const maint__port_ops fake_ops = {
     .domain_info = f_domain_info, .host_info = f_host_info,
     .domain_config_json = f_domain_config_json, .domain_config_get = f_config_get,
     .config_to_json = f_config_to_json, .domain_create = f_create,
-    .domain_unpause = f_domid_op, .domain_destroy = f_domid_op,
-    .domain_shutdown = f_domid_op,
+    .domain_unpause = f_unpause, .domain_destroy = f_destroy,
+    .domain_shutdown = f_shutdown,
     .name_to_domid = f_name_to_domid, .dm_pci_bus0 = f_dm_pci_bus0, .close = f_close,
 };
 
@@ -411,6 +503,32 @@ void fake_port_add_domain(fake_port *fp, const maint_domain_info *info)
 
     copy_info(&copy, info);
     g_array_append_val(fp->domains, copy);
+}
+
+void fake_port_set_hypervisor(fake_port *fp, uint32_t first_domid, fake_guest_hook guest,
+                              void *opaque)
+{
+    fp->next_domid = first_domid;
+    fp->guest = guest;
+    fp->guest_opaque = opaque;
+}
+
+void fake_port_set_create_rc(fake_port *fp, int rc)
+{
+    fp->create_rc = rc;
+}
+
+const char *fake_port_last_created(fake_port *fp)
+{
+    return fp->last_created;
+}
+
+void fake_port_set_domain_state(fake_port *fp, uint32_t domid, maint_domain_state state)
+{
+    maint_domain_info *d = find_domain(fp, domid);
+
+    if (d)
+        d->state = state;
 }
 
 void fake_port_remove_domain(fake_port *fp, uint32_t domid)

@@ -433,6 +433,79 @@ static void test_hide_pci_checked(void)
     free(logbuf);
 }
 
+/* The fake hypervisor's guests: "ready" says so through its agent, "dies"
+ * crashes while booting, "mute" never answers. */
+static void guest_play(fake_port *fp, uint32_t domid, const char *event, void *opaque)
+{
+    const char *how = *(const char **)opaque;
+    char *p = g_strdup_printf("/local/domain/%u/xmaint/agent/state", domid);
+
+    if (!strcmp(event, "unpause") && !strcmp(how, "ready"))
+        fake_port_put(fp, p, "ready");
+    else if (!strcmp(event, "unpause") && !strcmp(how, "dies"))
+        fake_port_set_domain_state(fp, domid, MAINT_DOMAIN_STATE_CRASHED);
+    g_free(p);
+}
+
+static void note_stage(void *user, const char *stage, int percent)
+{
+    g_string_append_printf(user, "%s:%d ", stage, percent);
+}
+
+/* Creation against the fake hypervisor: created paused, marked, unpaused,
+ * ready; a substitute that crashes, never answers or cannot be created
+ * leaves nothing behind. */
+static void test_substitute_create(void)
+{
+    maint__port port;
+    fake_port *fp = fake_port_new(&port);
+    maint_domain_info web2 = { .domid = 7, .name = (char *)"web2" };
+    const char *how = "ready";
+    GString *stages = g_string_new("");
+    maint_ctx *ctx = NULL;
+    maint_substitute_opts o;
+    uint32_t id = 0, other;
+    int64_t t0;
+
+    CU_ASSERT_EQUAL_FATAL(maint__ctx_from_port(&ctx, NULL, &port), MAINT_OK);
+    fake_port_add_domain(fp, &web2);
+    fake_port_set_config_fill(fp, sample_hvm);
+    fake_port_set_hypervisor(fp, 20, guest_play, &how);
+    maint_substitute_opts_init(&o);
+    o.memory_kb = 131072;
+
+    CU_ASSERT_EQUAL(maint_substitute_create(ctx, 7, &o, 2000, note_stage, stages, &id), MAINT_OK);
+    CU_ASSERT_EQUAL(id, 20);
+    CU_ASSERT_STRING_EQUAL(stages->str, "derive:0 create:10 unpause:50 boot:60 ready:100 ");
+    CU_ASSERT_STRING_EQUAL(fake_port_get(fp, "/local/domain/20/xmaint/role") ?: "", "substitute");
+    CU_ASSERT_PTR_NOT_NULL(strstr(fake_port_last_created(fp) ?: "", "\"name\":\"web2-sub\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(fake_port_last_created(fp) ?: "", "\"max_memkb\":131072"));
+    /* a second one of the same name is refused before anything is made */
+    CU_ASSERT_EQUAL(maint_substitute_create(ctx, 7, &o, 2000, NULL, NULL, &id), MAINT_ERROR_BUSY);
+    CU_ASSERT_EQUAL(maint_domain_lookup(ctx, "21", &other), MAINT_ERROR_NOENT);
+
+    o.name = "crashes";
+    how = "dies";
+    t0 = maint__now_ms();
+    CU_ASSERT_EQUAL(maint_substitute_create(ctx, 7, &o, 5000, NULL, NULL, &id), MAINT_ERROR_FAIL);
+    CU_ASSERT(maint__now_ms() - t0 < 2000);                 /* at once, not at the timeout */
+    CU_ASSERT_EQUAL(maint_domain_lookup(ctx, "crashes", &other), MAINT_ERROR_NOENT);
+    CU_ASSERT_PTR_NULL(fake_port_get(fp, "/local/domain/21/name"));
+
+    o.name = "mute";
+    how = "mute";
+    CU_ASSERT_EQUAL(maint_substitute_create(ctx, 7, &o, 300, NULL, NULL, &id), MAINT_ERROR_TIMEOUT);
+    CU_ASSERT_EQUAL(maint_domain_lookup(ctx, "mute", &other), MAINT_ERROR_NOENT);
+
+    o.name = "refused";
+    fake_port_set_create_rc(fp, MAINT_ERROR_HYPERVISOR);
+    CU_ASSERT_EQUAL(maint_substitute_create(ctx, 7, &o, 300, NULL, NULL, &id),
+                    MAINT_ERROR_HYPERVISOR);
+    CU_ASSERT_EQUAL(maint_domain_lookup(ctx, "refused", &other), MAINT_ERROR_NOENT);
+    maint_ctx_close(ctx);
+    g_string_free(stages, TRUE);
+}
+
 void suite_substitute_register(void)
 {
     CU_pSuite s = CU_add_suite("substitute", NULL, NULL);
@@ -444,6 +517,8 @@ void suite_substitute_register(void)
     CU_add_test(s, "vcpus= and maxvcpus= as xl.cfg means them", test_derive_vcpus);
     CU_add_test(s, "the caller's paths", test_ctx_paths);
     CU_add_test(s, "readiness: only the new domain's console lines", test_log_readiness);
+    CU_add_test(s, "creation on the fake hypervisor, nothing left on failure",
+                test_substitute_create);
     CU_add_test(s, "hiding spec: what a domain already hides", test_hide_spec_read);
     CU_add_test(s, "hiding PCI from HVM: asked of its device model", test_hide_pci_checked);
 }

@@ -42,6 +42,22 @@ void fake_port_set_write_hook(fake_port *fp, fake_write_hook hook, void *opaque)
 void fake_port_add_domain(fake_port *fp, const maint_domain_info *info);
 /* The domain is gone (no longer listed, no longer introduced). */
 void fake_port_remove_domain(fake_port *fp, uint32_t domid);
+/*
+ * A scripted hypervisor (without it: UNAVAILABLE, as with no Xen): created
+ * domains get ids from first_domid on, paused, their name in xenstore;
+ * destroy removes them and their home at once; guest (or NULL) plays the
+ * guests on "unpause" and "shutdown" (it may write the agent's keys, set a
+ * state or remove the domain).
+ */
+typedef void (*fake_guest_hook)(fake_port *fp, uint32_t domid, const char *event,
+                                void *opaque);
+void fake_port_set_hypervisor(fake_port *fp, uint32_t first_domid, fake_guest_hook guest,
+                              void *opaque);
+/* domain_create answers rc (0: creates) */
+void fake_port_set_create_rc(fake_port *fp, int rc);
+/* libxl's JSON of the last configuration created, or NULL (not a copy). */
+const char *fake_port_last_created(fake_port *fp);
+void fake_port_set_domain_state(fake_port *fp, uint32_t domid, maint_domain_state state);
 /* The stored value at path, or NULL (not a copy). */
 const char *fake_port_get(fake_port *fp, const char *path);
 int fake_port_put(fake_port *fp, const char *path, const char *value);
