@@ -178,10 +178,66 @@ static void test_waits(void)
     maint_ctx_close(ctx);
 }
 
+/* Guests asked to shut down: "reaped" (its toolstack removes it at once),
+ * "lingers" (shut down, nobody reaps it), "deaf" (ignores the request). */
+static void retiring(fake_port *fp, uint32_t domid, const char *event, void *opaque)
+{
+    const char *how = *(const char **)opaque;
+
+    if (strcmp(event, "shutdown"))
+        return;
+    if (!strcmp(how, "reaped"))
+        fake_port_remove_domain(fp, domid);
+    else if (!strcmp(how, "lingers"))
+        fake_port_set_domain_state(fp, domid, MAINT_DOMAIN_STATE_SHUTDOWN);
+}
+
+/* maint_domain_retire: asked, reaped by its toolstack, or destroyed after
+ * the caller's reap wait or the shutdown timeout; gone in every case. */
+static void test_retire(void)
+{
+    static const struct {
+        const char *how;
+        unsigned timeout_ms;
+        int64_t at_least_ms, below_ms;
+    } cases[] = {
+        { "reaped", 5000, 0, 1000 },
+        { "lingers", 5000, 300, 2000 },          /* the reap wait (300 ms) */
+        { "deaf", 400, 400, 2000 },              /* the timeout, then destroyed */
+    };
+    maint__port port;
+    fake_port *fp = fake_port_new(&port);
+    maint_ctx *ctx = NULL;
+    const char *how = "";
+    maint_domain_info info;
+
+    CU_ASSERT_EQUAL_FATAL(maint__ctx_from_port(&ctx, NULL, &port), MAINT_OK);
+    fake_port_set_hypervisor(fp, 30, retiring, &how);
+    CU_ASSERT_EQUAL(maint_ctx_set_reap_wait(ctx, 300), MAINT_OK);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t t0, ms;
+
+        maint_domain_info_init(&info);
+        info.domid = 40 + (uint32_t)i;
+        info.state = MAINT_DOMAIN_STATE_RUNNING;
+        fake_port_add_domain(fp, &info);
+        how = cases[i].how;
+        t0 = maint__now_ms();
+        CU_ASSERT_EQUAL(maint_domain_retire(ctx, info.domid, cases[i].timeout_ms), MAINT_OK);
+        ms = maint__now_ms() - t0;
+        CU_ASSERT(ms >= cases[i].at_least_ms && ms < cases[i].below_ms);
+        CU_ASSERT_EQUAL(maint_domain_info_get(ctx, info.domid, &info), MAINT_ERROR_NOENT);
+    }
+    CU_ASSERT_EQUAL(maint_domain_retire(ctx, 99, 100), MAINT_OK);   /* long gone */
+    CU_ASSERT_EQUAL(maint_domain_retire(ctx, 0, 100), MAINT_ERROR_INVAL);
+    maint_ctx_close(ctx);
+}
+
 void suite_agent_register(void)
 {
     CU_pSuite s = CU_add_suite("agent", NULL, NULL);
 
+    CU_add_test(s, "retire: reaped, reap wait, timeout", test_retire);
     CU_add_test(s, "waits: answered, timed out, domain gone", test_waits);
     CU_add_test(s, "spec cases (tests/data/agent)", test_spec_cases);
     CU_add_test(s, "application names", test_names);
