@@ -12,6 +12,8 @@
 # Run: tests/xenhost/xenhost.sh run --hosts 2 --stage STAGE --guest-overlay STAGE.guest \
 #        --scenario tests/bench/xenhost-cross-host.sh   (stage: tests/xenhost/stage.sh)
 # Prints "BENCH ..." lines on host A's console.
+# six moves of ~50 s each outlast lib.sh's default step timeout (300 s)
+XH_STEP_TIMEOUT=${XH_STEP_TIMEOUT:-1200}
 . /xh/lib.sh
 ROUNDS=${XH_BENCH_ROUNDS:-6}
 SR_ROUNDS=${XH_BENCH_SR_ROUNDS:-3}
