@@ -6,7 +6,6 @@
  */
 #include <libxlutil.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

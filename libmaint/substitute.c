@@ -5,9 +5,7 @@
  * the derivation against the live domain, and creation through the port.
  * The pure derivation is in derive.c, the hiding spec in hide.c.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -187,10 +185,12 @@ bool maint__log_has(const char *log, const char *pattern, off_t from)
     bool found = false;
     FILE *f = fopen(log, "r");
     char line[1024];
+    struct stat st;
 
     if (!f)
         return false;
-    if (from > maint__log_end(log) || fseeko(f, from, SEEK_SET) != 0)
+    /* the file opened, not the path again: it may be replaced meanwhile */
+    if (fstat(fileno(f), &st) != 0 || from > st.st_size || fseeko(f, from, SEEK_SET) != 0)
         rewind(f);
     while (!found && fgets(line, sizeof(line), f))
         found = strstr(line, pattern) != NULL;
