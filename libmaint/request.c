@@ -345,20 +345,44 @@ out:
 
 /* ---- Reading and writing responses in xenstore --------------------------- */
 
+/* The parts of an over-long response, then its head, in one transaction. */
+typedef struct parts_write {
+    uint32_t domid;
+    const char *id, *path, *value, *head;
+    size_t len;
+    unsigned parts;
+} parts_write;
+
+static int parts_write_txn(maint__port *port, uint32_t txn, void *user)
+{
+    const parts_write *w = user;
+
+    for (unsigned i = 0; i < w->parts; i++) {
+        char *p = maint__sprintf(MAINT_XS_RESPONSE_PART_FMT, w->domid, w->id, i);
+        size_t off = (size_t)i * MAINT_XS_CHUNK;
+        size_t n = w->len - off < MAINT_XS_CHUNK ? w->len - off : MAINT_XS_CHUNK;
+        int r = p ? port->ops->xs_write(port->priv, txn, p, w->value + off, (unsigned)n) : -1;
+
+        free(p);
+        if (r < 0)
+            return -1;
+    }
+    return port->ops->xs_write(port->priv, txn, w->path, w->head, (unsigned)strlen(w->head));
+}
+
 int maint__response_write(maint__port *port, xentoollog_logger *lg,
                           uint32_t domid, const char *id, const char *value)
 {
-    size_t len = strlen(value);
-    unsigned parts, i;
-    uint32_t txn = MAINT__XS_NO_TXN;
+    parts_write w = { .domid = domid, .id = id, .value = value, .len = strlen(value) };
     char *path = NULL, *head = NULL;
-    int rc = MAINT_ERROR_XENSTORE, attempt;
+    int rc = MAINT_ERROR_XENSTORE;
 
-    path = maint__sprintf(MAINT_XS_RESPONSE_FMT, domid, id);
+    w.path = path = maint__sprintf(MAINT_XS_RESPONSE_FMT, domid, id);
     if (!path)
         return MAINT_ERROR_NOMEM;
-    if (len <= MAINT_XS_CHUNK) {
-        if (port->ops->xs_write(port->priv, txn, path, value, (unsigned)len) < 0) {
+    if (w.len <= MAINT_XS_CHUNK) {
+        if (port->ops->xs_write(port->priv, MAINT__XS_NO_TXN, path, value,
+                                (unsigned)w.len) < 0) {
             LOGED(lg, ERROR, domid, "cannot write %s", path);
             goto out;
         }
@@ -366,46 +390,18 @@ int maint__response_write(maint__port *port, xentoollog_logger *lg,
         goto out;
     }
     /* Too big for one value: parts as children, then the head, atomically. */
-    parts = (unsigned)((len + MAINT_XS_CHUNK - 1) / MAINT_XS_CHUNK);
-    head = maint__sprintf("{\"parts\":%u}", parts);
+    w.parts = (unsigned)((w.len + MAINT_XS_CHUNK - 1) / MAINT_XS_CHUNK);
+    w.head = head = maint__sprintf("{\"parts\":%u}", w.parts);
     if (!head) {
         rc = MAINT_ERROR_NOMEM;
         goto out;
     }
-    for (attempt = 0; attempt < 8; attempt++) {
-        bool ok = true;
-
-        if (port->ops->xs_txn_start(port->priv, &txn) < 0) {
-            LOGED(lg, ERROR, domid, "cannot start a transaction");
-            goto out;
-        }
-        for (i = 0; i < parts && ok; i++) {
-            char *p = maint__sprintf(MAINT_XS_RESPONSE_PART_FMT, domid, id, i);
-            size_t off = (size_t)i * MAINT_XS_CHUNK;
-            size_t n = len - off < MAINT_XS_CHUNK ? len - off : MAINT_XS_CHUNK;
-
-            ok = p && port->ops->xs_write(port->priv, txn, p, value + off,
-                                          (unsigned)n) == 0;
-            free(p);
-        }
-        if (ok)
-            ok = port->ops->xs_write(port->priv, txn, path, head,
-                                     (unsigned)strlen(head)) == 0;
-        if (!ok) {
-            LOGED(lg, ERROR, domid, "cannot write %s", path);
-            port->ops->xs_txn_end(port->priv, txn, true);
-            goto out;
-        }
-        if (port->ops->xs_txn_end(port->priv, txn, false) == 0) {
-            rc = MAINT_OK;
-            goto out;
-        }
-        if (errno != EAGAIN) {
-            LOGED(lg, ERROR, domid, "cannot commit %s", path);
-            goto out;
-        }
+    if (maint__xs_transaction(port, parts_write_txn, &w) < 0) {
+        LOGED(lg, ERROR, domid, "cannot write %s%s", path,
+              errno == EAGAIN ? " (the transaction kept conflicting)" : "");
+        goto out;
     }
-    LOGD(lg, ERROR, domid, "transaction for %s kept conflicting", path);
+    rc = MAINT_OK;
 out:
     free(head);
     free(path);

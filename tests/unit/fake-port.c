@@ -14,7 +14,14 @@
 #include <libxl_json.h>
 
 struct fake_port {
+    GRecMutex lock;              /* every operation: workers share one fake */
     GHashTable *store;           /* path -> value */
+    guint64 gen;                 /* bumped by every change to the store */
+    GHashTable *txns;            /* id -> struct txn* */
+    uint32_t next_txn;
+    bool conflict_once;          /* every transaction's first commit conflicts */
+    unsigned conflicts;          /* conflicts answered (injected and real) */
+    unsigned commits;            /* transactions committed */
     GList *watches;              /* struct watch* */
     GQueue events;               /* maint__watch_event* */
     int pipe[2];
@@ -35,6 +42,20 @@ struct fake_port {
 struct watch {
     char *path, *token;
 };
+
+/* A transaction works on a copy of the store taken at its start; it
+ * commits only if nothing changed the store meanwhile (xenstored's rule
+ * without per-node tracking). */
+struct txn {
+    GHashTable *copy;
+    guint64 gen;
+};
+
+/* Whether this thread's next commit is the injected conflict (each thread
+ * alternates: a transaction retried after EAGAIN commits the second time). */
+static GPrivate conflict_due;
+
+#define LOCKED(fp) g_autoptr(GRecMutexLocker) locker G_GNUC_UNUSED = g_rec_mutex_locker_new(&(fp)->lock)
 
 static bool under(const char *path, const char *prefix)
 {
@@ -60,10 +81,27 @@ static void fire(fake_port *fp, const char *path)
     }
 }
 
+/* The table an operation works on: the store, or a transaction's copy
+ * (NULL with errno set for an unknown transaction). */
+static GHashTable *table(fake_port *fp, uint32_t txn)
+{
+    struct txn *t;
+
+    if (txn == MAINT__XS_NO_TXN)
+        return fp->store;
+    if (!(t = g_hash_table_lookup(fp->txns, GUINT_TO_POINTER(txn)))) {
+        errno = ENOENT;
+        return NULL;
+    }
+    return t->copy;
+}
+
 static char *f_read(void *priv, uint32_t txn, const char *path, unsigned *len_r)
 {
     fake_port *fp = priv;
-    const char *v = g_hash_table_lookup(fp->store, path);
+    LOCKED(fp);
+    GHashTable *tbl = table(fp, txn);
+    const char *v = tbl ? g_hash_table_lookup(tbl, path) : NULL;
 
     if (!v) {
         errno = ENOENT;
@@ -74,56 +112,83 @@ static char *f_read(void *priv, uint32_t txn, const char *path, unsigned *len_r)
     return strdup(v);
 }
 
-static void ensure_parents(fake_port *fp, const char *path)
+static void ensure_parents(GHashTable *tbl, const char *path)
 {
     char *p = g_strdup(path), *slash;
 
     while ((slash = strrchr(p, '/')) && slash != p) {
         *slash = '\0';
-        if (!g_hash_table_contains(fp->store, p))
-            g_hash_table_insert(fp->store, g_strdup(p), g_strdup(""));
+        if (!g_hash_table_contains(tbl, p))
+            g_hash_table_insert(tbl, g_strdup(p), g_strdup(""));
     }
     g_free(p);
 }
 
-int fake_port_put(fake_port *fp, const char *path, const char *value)
+/* A change to the store is seen: watches fire, the write hook runs. */
+static void changed(fake_port *fp, const char *path, const char *value)
 {
-    ensure_parents(fp, path);
-    g_hash_table_insert(fp->store, g_strdup(path), g_strdup(value));
+    fp->gen++;
     fire(fp, path);
-    if (fp->hook && !fp->in_hook) {
+    if (value && fp->hook && !fp->in_hook) {
         fp->in_hook = true;
         fp->hook(fp, path, value, fp->hook_opaque);
         fp->in_hook = false;
     }
+}
+
+static int put(fake_port *fp, uint32_t txn, const char *path, const char *value)
+{
+    GHashTable *tbl = table(fp, txn);
+
+    if (!tbl)
+        return -1;
+    ensure_parents(tbl, path);
+    g_hash_table_insert(tbl, g_strdup(path), g_strdup(value));
+    if (txn == MAINT__XS_NO_TXN)
+        changed(fp, path, value);
     return 0;
+}
+
+int fake_port_put(fake_port *fp, const char *path, const char *value)
+{
+    LOCKED(fp);
+
+    return put(fp, MAINT__XS_NO_TXN, path, value);
 }
 
 static int f_write(void *priv, uint32_t txn, const char *path, const char *val,
                    unsigned len)
 {
+    fake_port *fp = priv;
+    LOCKED(fp);
     g_autofree char *v = g_strndup(val, len);
 
-    return fake_port_put(priv, path, v);
+    return put(fp, txn, path, v);
 }
 
 static int f_mkdir(void *priv, uint32_t txn, const char *path)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
+    GHashTable *tbl = table(fp, txn);
 
-    if (!g_hash_table_contains(fp->store, path))
-        return fake_port_put(fp, path, "");
-    return 0;
+    if (!tbl)
+        return -1;
+    return g_hash_table_contains(tbl, path) ? 0 : put(fp, txn, path, "");
 }
 
 static int f_rm(void *priv, uint32_t txn, const char *path)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
+    GHashTable *tbl = table(fp, txn);
     GHashTableIter it;
     gpointer key;
     bool found = false;
 
-    g_hash_table_iter_init(&it, fp->store);
+    if (!tbl)
+        return -1;
+    g_hash_table_iter_init(&it, tbl);
     while (g_hash_table_iter_next(&it, &key, NULL)) {
         if (under(key, path)) {
             g_hash_table_iter_remove(&it);
@@ -134,7 +199,8 @@ static int f_rm(void *priv, uint32_t txn, const char *path)
         errno = ENOENT;
         return -1;
     }
-    fire(fp, path);
+    if (txn == MAINT__XS_NO_TXN)
+        changed(fp, path, NULL);
     return 0;
 }
 
@@ -142,18 +208,22 @@ static int f_directory(void *priv, uint32_t txn, const char *path, char ***names
                        unsigned *nr_r)
 {
     fake_port *fp = priv;
-    GPtrArray *names = g_ptr_array_new();
+    LOCKED(fp);
+    GHashTable *tbl = table(fp, txn);
+    GPtrArray *names;
     GHashTableIter it;
     gpointer key;
     size_t n = strlen(path), total = 0;
     char **out, *strings;
 
-    if (!g_hash_table_contains(fp->store, path)) {
-        g_ptr_array_free(names, TRUE);
+    if (!tbl)
+        return -1;
+    if (!g_hash_table_contains(tbl, path)) {
         errno = ENOENT;
         return -1;
     }
-    g_hash_table_iter_init(&it, fp->store);
+    names = g_ptr_array_new();
+    g_hash_table_iter_init(&it, tbl);
     while (g_hash_table_iter_next(&it, &key, NULL)) {
         const char *k = key;
         if (!strncmp(k, path, n) && k[n] == '/' && !strchr(k + n + 1, '/')) {
@@ -179,20 +249,117 @@ static int f_set_perms(void *priv, uint32_t txn, const char *path,
                        const maint__perm *perms, unsigned nr)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
+    GHashTable *tbl = table(fp, txn);
 
-    if (!g_hash_table_contains(fp->store, path)) {
+    if (!tbl)
+        return -1;
+    if (!g_hash_table_contains(tbl, path)) {
         errno = ENOENT;
         return -1;
     }
     return 0;
 }
 
-static int f_txn_start(void *priv, uint32_t *txn_r) { *txn_r = 1; return 0; }
-static int f_txn_end(void *priv, uint32_t txn, bool abort) { return 0; }
+static GHashTable *copy_table(GHashTable *src)
+{
+    GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    GHashTableIter it;
+    gpointer k, v;
+
+    g_hash_table_iter_init(&it, src);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_hash_table_insert(t, g_strdup(k), g_strdup(v));
+    return t;
+}
+
+static void txn_free(gpointer p)
+{
+    struct txn *t = p;
+
+    g_hash_table_destroy(t->copy);
+    g_free(t);
+}
+
+static int f_txn_start(void *priv, uint32_t *txn_r)
+{
+    fake_port *fp = priv;
+    LOCKED(fp);
+    struct txn *t = g_new0(struct txn, 1);
+
+    t->copy = copy_table(fp->store);
+    t->gen = fp->gen;
+    if (++fp->next_txn == MAINT__XS_NO_TXN)
+        fp->next_txn++;
+    *txn_r = fp->next_txn;
+    g_hash_table_insert(fp->txns, GUINT_TO_POINTER(*txn_r), t);
+    return 0;
+}
+
+/* The store becomes the transaction's copy; what differs is told (after
+ * the comparison: a hook told of a change may write). */
+static void commit(fake_port *fp, struct txn *t)
+{
+    GHashTable *old = fp->store;
+    GHashTableIter it;
+    gpointer k, v;
+    GPtrArray *paths = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *values = g_ptr_array_new_with_free_func(g_free);
+
+    fp->store = t->copy;
+    t->copy = old;
+    g_hash_table_iter_init(&it, old);
+    while (g_hash_table_iter_next(&it, &k, NULL))
+        if (!g_hash_table_contains(fp->store, k)) {
+            g_ptr_array_add(paths, g_strdup(k));
+            g_ptr_array_add(values, NULL);
+        }
+    g_hash_table_iter_init(&it, fp->store);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const char *was = g_hash_table_lookup(old, k);
+
+        if (!was || strcmp(was, v)) {
+            g_ptr_array_add(paths, g_strdup(k));
+            g_ptr_array_add(values, g_strdup(v));
+        }
+    }
+    for (unsigned i = 0; i < paths->len; i++)
+        changed(fp, paths->pdata[i], values->pdata[i]);
+    g_ptr_array_free(paths, TRUE);
+    g_ptr_array_free(values, TRUE);
+    fp->commits++;
+}
+
+static int f_txn_end(void *priv, uint32_t txn, bool abort_it)
+{
+    fake_port *fp = priv;
+    LOCKED(fp);
+    struct txn *t = g_hash_table_lookup(fp->txns, GUINT_TO_POINTER(txn));
+    bool inject;
+    int r = 0;
+
+    if (!t) {
+        errno = ENOENT;
+        return -1;
+    }
+    inject = fp->conflict_once && !abort_it && !g_private_get(&conflict_due);
+    if (fp->conflict_once && !abort_it)
+        g_private_set(&conflict_due, inject ? GINT_TO_POINTER(1) : NULL);
+    if (!abort_it && (inject || t->gen != fp->gen)) {
+        fp->conflicts++;
+        errno = EAGAIN;
+        r = -1;
+    } else if (!abort_it) {
+        commit(fp, t);
+    }
+    g_hash_table_remove(fp->txns, GUINT_TO_POINTER(txn));
+    return r;
+}
 
 static int f_watch(void *priv, const char *path, const char *token)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
     struct watch *w = g_new(struct watch, 1);
 
     w->path = g_strdup(path);
@@ -205,6 +372,7 @@ static int f_watch(void *priv, const char *path, const char *token)
 static int f_unwatch(void *priv, const char *path, const char *token)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
 
     for (GList *l = fp->watches; l; l = l->next) {
         struct watch *w = l->data;
@@ -224,6 +392,7 @@ static int f_unwatch(void *priv, const char *path, const char *token)
 static bool f_introduced(void *priv, uint32_t domid)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
 
     for (unsigned i = 0; domid && i < fp->domains->len; i++)
         if (g_array_index(fp->domains, maint_domain_info, i).domid == domid)
@@ -239,6 +408,7 @@ static int f_fileno(void *priv)
 static int f_read_watch(void *priv, maint__watch_event *ev_r)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
     maint__watch_event *ev = g_queue_pop_head(&fp->events);
     char c;
 
@@ -260,6 +430,7 @@ static void copy_info(maint_domain_info *dst, const maint_domain_info *src)
 static int f_domain_list(void *priv, maint_domain_info **list_r, int *nr_r)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
     maint_domain_info *list = calloc(fp->domains->len + 1, sizeof(*list));
 
     for (unsigned i = 0; i < fp->domains->len; i++)
@@ -272,6 +443,7 @@ static int f_domain_list(void *priv, maint_domain_info **list_r, int *nr_r)
 static int f_domain_info(void *priv, uint32_t domid, maint_domain_info *info_r)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
 
     for (unsigned i = 0; i < fp->domains->len; i++) {
         maint_domain_info *d = &g_array_index(fp->domains, maint_domain_info, i);
@@ -296,6 +468,7 @@ static int f_domain_config_json(void *priv, uint32_t domid, char **json_r)
 static int f_config_get(void *priv, uint32_t domid, libxl_domain_config *cfg)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
     maint_domain_info info;
 
     if (!fp->config_fill)
@@ -325,6 +498,7 @@ static char *f_config_to_json(void *priv, libxl_domain_config *cfg)
 static int f_dm_pci_bus0(void *priv, uint32_t domid, bool present[256], const char **why_r)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
 
     if (!fp->dm_answers) {
         *why_r = "the fake port has no device model";
@@ -349,6 +523,7 @@ static maint_domain_info *find_domain(fake_port *fp, uint32_t domid)
 static int f_create(void *priv, libxl_domain_config *cfg, uint32_t *domid_r)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
     maint_domain_info info;
     char *home;
 
@@ -377,6 +552,7 @@ static int f_create(void *priv, libxl_domain_config *cfg, uint32_t *domid_r)
 static int f_unpause(void *priv, uint32_t domid)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
     maint_domain_info *d = find_domain(fp, domid);
 
     if (!fp->next_domid)
@@ -393,6 +569,7 @@ static int f_unpause(void *priv, uint32_t domid)
 static int f_destroy(void *priv, uint32_t domid)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
     char *home;
 
     if (!fp->next_domid)
@@ -410,6 +587,7 @@ static int f_destroy(void *priv, uint32_t domid)
 static int f_shutdown(void *priv, uint32_t domid)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
 
     if (!fp->next_domid)
         return MAINT_ERROR_UNAVAILABLE;
@@ -423,6 +601,7 @@ static int f_shutdown(void *priv, uint32_t domid)
 static int f_name_to_domid(void *priv, const char *name, uint32_t *domid_r)
 {
     fake_port *fp = priv;
+    LOCKED(fp);
 
     for (unsigned i = 0; i < fp->domains->len; i++) {
         maint_domain_info *d = &g_array_index(fp->domains, maint_domain_info, i);
@@ -441,6 +620,7 @@ static void f_close(void *priv)
     maint__watch_event *ev;
 
     g_hash_table_destroy(fp->store);
+    g_hash_table_destroy(fp->txns);
     while (fp->watches) {
         struct watch *w = fp->watches->data;
         g_free(w->path);
@@ -459,6 +639,7 @@ static void f_close(void *priv)
     free(fp->last_created);
     close(fp->pipe[0]);
     close(fp->pipe[1]);
+    g_rec_mutex_clear(&fp->lock);
     g_free(fp);
 }
 
@@ -481,7 +662,9 @@ fake_port *fake_port_new(maint__port *port_r)
 {
     fake_port *fp = g_new0(fake_port, 1);
 
+    g_rec_mutex_init(&fp->lock);
     fp->store = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    fp->txns = g_hash_table_new_full(NULL, NULL, NULL, txn_free);
     g_queue_init(&fp->events);
     if (pipe2(fp->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         abort();
@@ -493,12 +676,14 @@ fake_port *fake_port_new(maint__port *port_r)
 
 void fake_port_set_write_hook(fake_port *fp, fake_write_hook hook, void *opaque)
 {
+    LOCKED(fp);
     fp->hook = hook;
     fp->hook_opaque = opaque;
 }
 
 void fake_port_add_domain(fake_port *fp, const maint_domain_info *info)
 {
+    LOCKED(fp);
     maint_domain_info copy;
 
     copy_info(&copy, info);
@@ -508,6 +693,7 @@ void fake_port_add_domain(fake_port *fp, const maint_domain_info *info)
 void fake_port_set_hypervisor(fake_port *fp, uint32_t first_domid, fake_guest_hook guest,
                               void *opaque)
 {
+    LOCKED(fp);
     fp->next_domid = first_domid;
     fp->guest = guest;
     fp->guest_opaque = opaque;
@@ -515,16 +701,19 @@ void fake_port_set_hypervisor(fake_port *fp, uint32_t first_domid, fake_guest_ho
 
 void fake_port_set_create_rc(fake_port *fp, int rc)
 {
+    LOCKED(fp);
     fp->create_rc = rc;
 }
 
 const char *fake_port_last_created(fake_port *fp)
 {
+    LOCKED(fp);
     return fp->last_created;
 }
 
 void fake_port_set_domain_state(fake_port *fp, uint32_t domid, maint_domain_state state)
 {
+    LOCKED(fp);
     maint_domain_info *d = find_domain(fp, domid);
 
     if (d)
@@ -533,6 +722,7 @@ void fake_port_set_domain_state(fake_port *fp, uint32_t domid, maint_domain_stat
 
 void fake_port_remove_domain(fake_port *fp, uint32_t domid)
 {
+    LOCKED(fp);
     for (unsigned i = 0; i < fp->domains->len; i++) {
         maint_domain_info *d = &g_array_index(fp->domains, maint_domain_info, i);
 
@@ -546,11 +736,13 @@ void fake_port_remove_domain(fake_port *fp, uint32_t domid)
 
 const char *fake_port_get(fake_port *fp, const char *path)
 {
+    LOCKED(fp);
     return g_hash_table_lookup(fp->store, path);
 }
 
 unsigned fake_port_count_prefix(fake_port *fp, const char *prefix)
 {
+    LOCKED(fp);
     GHashTableIter it;
     gpointer key;
     unsigned n = 0;
@@ -571,12 +763,32 @@ maint__port fake_port_port(fake_port *fp)
 
 void fake_port_set_config_fill(fake_port *fp, fake_config_fill fill)
 {
+    LOCKED(fp);
     fp->config_fill = fill;
 }
 
 void fake_port_set_pci_bus0(fake_port *fp, const bool present[256])
 {
+    LOCKED(fp);
     fp->dm_answers = present != NULL;
     if (present)
         memcpy(fp->pci_bus0, present, sizeof(fp->pci_bus0));
+}
+
+void fake_port_set_conflict_once(fake_port *fp, bool on)
+{
+    LOCKED(fp);
+    fp->conflict_once = on;
+}
+
+unsigned fake_port_conflicts(fake_port *fp)
+{
+    LOCKED(fp);
+    return fp->conflicts;
+}
+
+unsigned fake_port_commits(fake_port *fp)
+{
+    LOCKED(fp);
+    return fp->commits;
 }

@@ -1,5 +1,6 @@
 /* The request/response protocol: data-driven parse cases and round trips. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
@@ -266,6 +267,40 @@ static void test_chunked_response(void)
     port.ops->close(port.priv);
 }
 
+/* The parts and the head go in one transaction: a conflict is retried, a
+ * half-written response is never seen, and a transaction that conflicts on
+ * every attempt is an error, not a partial answer. */
+static void test_response_conflicts(void)
+{
+    maint__port port;
+    fake_port *fp = fake_port_new(&port);
+    GString *big = g_string_new("{\"status\":\"ok\",\"result\":\"");
+    char *back = NULL;
+    uint32_t t;
+
+    for (int i = 0; i < 3 * MAINT_XS_CHUNK; i++)
+        g_string_append_c(big, (char)('a' + i % 26));
+    g_string_append(big, "\"}");
+    fake_port_set_conflict_once(fp, true);
+    CU_ASSERT_EQUAL(maint__response_write(&port, NULL, 5, "r1", big->str), MAINT_OK);
+    CU_ASSERT_EQUAL(fake_port_conflicts(fp), 1);
+    CU_ASSERT_EQUAL(fake_port_commits(fp), 1);
+    CU_ASSERT_EQUAL(maint__response_read(&port, 5, "r1", &back), MAINT_OK);
+    CU_ASSERT_STRING_EQUAL(back, big->str);
+    free(back);
+    /* a real conflict: the store changed under an open transaction */
+    fake_port_set_conflict_once(fp, false);
+    CU_ASSERT_EQUAL_FATAL(port.ops->xs_txn_start(port.priv, &t), 0);
+    CU_ASSERT_EQUAL(port.ops->xs_write(port.priv, t, "/local/domain/5/x", "1", 1), 0);
+    CU_ASSERT_PTR_NULL(fake_port_get(fp, "/local/domain/5/x"));   /* not yet seen */
+    fake_port_put(fp, "/local/domain/5/y", "2");
+    CU_ASSERT_EQUAL(port.ops->xs_txn_end(port.priv, t, false), -1);
+    CU_ASSERT_EQUAL(errno, EAGAIN);
+    CU_ASSERT_PTR_NULL(fake_port_get(fp, "/local/domain/5/x"));
+    g_string_free(big, TRUE);
+    port.ops->close(port.priv);
+}
+
 void suite_request_register(void)
 {
     CU_pSuite s = CU_add_suite("request", NULL, NULL);
@@ -277,4 +312,5 @@ void suite_request_register(void)
     CU_add_test(s, "request ids", test_ids);
     CU_add_test(s, "format and parse round trip", test_format_roundtrip);
     CU_add_test(s, "chunked responses", test_chunked_response);
+    CU_add_test(s, "chunked responses under transaction conflicts", test_response_conflicts);
 }

@@ -68,5 +68,16 @@ unsigned fake_port_count_prefix(fake_port *fp, const char *prefix);
 typedef void (*fake_config_fill)(libxl_domain_config *cfg, uint32_t domid);
 void fake_port_set_config_fill(fake_port *fp, fake_config_fill fill);
 void fake_port_set_pci_bus0(fake_port *fp, const bool present[256]);
+/*
+ * Transactions work on a copy of the store and commit only if nothing
+ * changed it meanwhile (else EAGAIN).  With conflict_once, every
+ * transaction's first commit in a thread answers EAGAIN as well, and the
+ * next one commits: code that does not retry fails.  Counted: conflicts
+ * answered, transactions committed.  Every operation takes the fake's lock:
+ * one fake may be shared by threads.
+ */
+void fake_port_set_conflict_once(fake_port *fp, bool on);
+unsigned fake_port_conflicts(fake_port *fp);
+unsigned fake_port_commits(fake_port *fp);
 
 #endif
