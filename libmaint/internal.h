@@ -32,6 +32,39 @@ typedef struct maint__perm {
 
 #define MAINT__XS_NO_TXN 0u
 
+/*
+ * The caller's event loop, for the port's own fds and timeouts (the real
+ * port: libxl's).  The contract is libxl_osevent_hooks': a registration may
+ * be dropped from inside loop_fd_occurred; a timeout's registration is gone
+ * when loop_timeout_occurred is called.
+ */
+typedef struct maint__loop_hooks {
+    int (*fd_register)(void *user, int fd, void **reg_r, short events, void *for_port);
+    int (*fd_modify)(void *user, int fd, void **reg, short events);
+    void (*fd_deregister)(void *user, int fd, void *reg);
+    int (*timeout_register)(void *user, void **reg_r, struct timeval abs, void *for_port);
+    int (*timeout_modify)(void *user, void **reg, struct timeval abs);
+    void (*timeout_deregister)(void *user, void *reg);
+} maint__loop_hooks;
+
+/* What the hypervisor tells of a watched domain. */
+typedef enum maint__dom_event {
+    MAINT__DOM_SHUTDOWN,        /* shut down by itself; reason: libxl_shutdown_reason */
+    MAINT__DOM_DEATH,           /* gone */
+} maint__dom_event;
+
+typedef struct maint__event_hooks {
+    /* From inside loop_*_occurred; the port may be called again from here
+     * except for another synchronous hypervisor operation. */
+    void (*domain_event)(void *user, uint32_t domid, maint__dom_event what, int reason);
+    /* The event system broke: the caller should stop. */
+    void (*disaster)(void *user, const char *msg, int errnoval);
+} maint__event_hooks;
+
+/* An asynchronous operation's end (from inside loop_*_occurred, or before
+ * the call that started it returns); rc is a MAINT_* code. */
+typedef void maint__done_fn(void *user, int rc);
+
 typedef struct maint__port_ops {
     /* xenstore.  Strings are malloc'd; NULL/-1 with errno set on failure. */
     char *(*xs_read)(void *priv, uint32_t txn, const char *path, unsigned *len_r);
@@ -81,6 +114,29 @@ typedef struct maint__port_ops {
      * present[dev << 3 | fn] filled, or -1 with *why_r a static reason when
      * it cannot be asked (no qemu-xen QMP socket, no answer in time). */
     int (*dm_pci_bus0)(void *priv, uint32_t domid, bool present[256], const char **why_r);
+    /* MAINT_OK with *reason_r (libxl_shutdown_reason) when the domain has
+     * shut down and is not yet dying; MAINT_ERROR_BUSY while it runs;
+     * MAINT_ERROR_NOENT when it is gone. */
+    int (*shutdown_reason)(void *priv, uint32_t domid, int *reason_r);
+    int (*set_memory_target)(void *priv, uint32_t domid, uint64_t kb);
+
+    /* Events and asynchronous operations, for a caller with an event loop
+     * (xmaintd).  attach once, before any other call below; UNAVAILABLE
+     * without a hypervisor.  It also makes the port reap only its own
+     * children (the daemon's one SIGCHLD owner, MAINT__CTX_CALLER_HOOKS). */
+    int (*events_attach)(void *priv, const maint__loop_hooks *loop,
+                         const maint__event_hooks *events, void *user);
+    void (*loop_fd_occurred)(void *priv, void *for_port, int fd, short events, short revents);
+    void (*loop_timeout_occurred)(void *priv, void *for_port);
+    /* Shutdown and death events of domid, until unwatched. */
+    int (*death_watch)(void *priv, uint32_t domid, void **watch_r);
+    void (*death_unwatch)(void *priv, void *watch);
+    /* MAINT_OK: done will be called once; any other code: it will not. */
+    int (*destroy_async)(void *priv, uint32_t domid, maint__done_fn *done, void *user);
+    /* The live configuration into cfg (initialised by the caller, who
+     * disposes of it after done). */
+    int (*config_get_async)(void *priv, uint32_t domid, libxl_domain_config *cfg,
+                            maint__done_fn *done, void *user);
 
     void (*close)(void *priv);
 } maint__port_ops;

@@ -12,27 +12,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <xenstore.h>
-#include <libxl.h>
 #include <libxl_utils.h>
 #include <yajl/yajl_tree.h>
 
-#include "internal.h"
+#include "port-xen.h"
 #include "schema.h"
 
-/*
- * Two xenstore connections: libxenstore starts a reader thread on a handle
- * once it carries a watch, and every call on such a handle then waits for
- * that thread to hand it the reply.  Requests go through xs, which never
- * watches, so they are a plain write and read on the calling thread; watches
- * and their events live on xsw, opened on first use.
- */
-struct port_xen {
-    struct xs_handle *xs;
-    struct xs_handle *xsw;
-    libxl_ctx *ctx;              /* NULL with MAINT_CTX_NO_LIBXL */
-    xentoollog_logger *lg;
-};
 
 static char *px_read(void *priv, uint32_t txn, const char *path, unsigned *len_r)
 {
@@ -465,6 +450,40 @@ static int px_domain_shutdown(void *priv, uint32_t domid)
     return MAINT_OK;
 }
 
+static int px_shutdown_reason(void *priv, uint32_t domid, int *reason_r)
+{
+    struct port_xen *px = priv;
+    libxl_dominfo d;
+    int rc;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    libxl_dominfo_init(&d);
+    rc = maint__px_rc(libxl_domain_info(px->ctx, &d, domid));
+    if (rc == MAINT_OK && d.dying)
+        rc = MAINT_ERROR_NOENT;
+    else if (rc == MAINT_OK && !d.shutdown)
+        rc = MAINT_ERROR_BUSY;
+    else if (rc == MAINT_OK)
+        *reason_r = d.shutdown_reason;
+    libxl_dominfo_dispose(&d);
+    return rc;
+}
+
+static int px_set_memory_target(void *priv, uint32_t domid, uint64_t kb)
+{
+    struct port_xen *px = priv;
+    int r;
+
+    if (!px->ctx)
+        return MAINT_ERROR_UNAVAILABLE;
+    r = libxl_set_memory_target(px->ctx, domid, (int64_t)kb, 0, 1);
+    if (r)
+        LOGD(px->lg, WARN, domid, "cannot set the memory target to %llu KiB (libxl %d)",
+             (unsigned long long)kb, r);
+    return maint__px_rc(r);
+}
+
 static int px_name_to_domid(void *priv, const char *name, uint32_t *domid_r)
 {
     struct port_xen *px = priv;
@@ -655,6 +674,15 @@ static const maint__port_ops port_xen_ops = {
     .config_from_json = px_config_from_json,
     .name_to_domid = px_name_to_domid,
     .dm_pci_bus0 = px_dm_pci_bus0,
+    .shutdown_reason = px_shutdown_reason,
+    .set_memory_target = px_set_memory_target,
+    .events_attach = maint__px_events_attach,
+    .loop_fd_occurred = maint__px_fd_occurred,
+    .loop_timeout_occurred = maint__px_timeout_occurred,
+    .death_watch = maint__px_death_watch,
+    .death_unwatch = maint__px_death_unwatch,
+    .destroy_async = maint__px_destroy_async,
+    .config_get_async = maint__px_config_get_async,
     .close = px_close,
 };
 
@@ -680,7 +708,7 @@ int maint__port_xen_open(maint__port *port_r, xentoollog_logger *lg, unsigned fl
             goto fail;
         }
         /* before it can have a child: libxl reaps only its own (util.c);
-         * xmaintd sets it after its event-loop hooks */
+         * with the caller's hooks, events_attach sets it after them */
         if (!(flags & MAINT__CTX_CALLER_HOOKS))
             libxl_childproc_setmode(px->ctx, &maint__libxl_childproc, NULL);
     }

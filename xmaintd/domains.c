@@ -122,7 +122,7 @@ gboolean xmd_host_identity_load(xmd *d, GError **error)
     }
 
     maint_host_info_init(&info);
-    if (d->lx && maint_host_info_get(d->ctx, &info) == MAINT_OK) {
+    if (d->hv && maint_host_info_get(d->ctx, &info) == MAINT_OK) {
         d->cpu_signature = g_strdup(info.cpu_signature);
     } else {
         char *sig = maint__cpu_signature(&info);  /* CPU only: no physinfo */
@@ -133,14 +133,14 @@ gboolean xmd_host_identity_load(xmd *d, GError **error)
     return TRUE;
 }
 
-/* Is the domain still alive?  libxl knows; without it, xenstored does. */
+/* Is the domain still alive?  The hypervisor knows; without it, xenstored does. */
 static bool domain_alive(xmd *d, uint32_t domid)
 {
     maint__port *port = &d->ctx->port;
     maint_domain_info info;
     int rc;
 
-    if (!d->lx)
+    if (!d->hv)
         return port->ops->xs_introduced(port->priv, domid);
     rc = maint_domain_info_get(d->ctx, domid, &info);
     maint_domain_info_dispose(&info);

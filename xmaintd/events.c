@@ -1,7 +1,7 @@
 /*
  * Event sources on the glib main loop: xenstore watches (the libxenstore fd)
- * and libxl's own fds and timeouts (libxl_osevent_register_hooks), plus
- * libxl domain-death events.
+ * and the port's own fds and timeouts (libxl's, through the port's loop
+ * hooks), plus its domain shutdown and death events.
  */
 #define G_LOG_DOMAIN "xmaintd-events"
 #include <errno.h>
@@ -92,21 +92,21 @@ gboolean xmd_xs_source_add(xmd *d, GError **error)
     return TRUE;
 }
 
-/* ---- libxl on the glib loop ---------------------------------------------- */
+/* ---- the port's fds and timeouts on the glib loop ------------------------- */
 
-typedef struct lx_fd {
+typedef struct hv_fd {
     xmd *d;
     int fd;
     short events;
-    void *for_libxl;
+    void *for_port;
     guint id;
-} lx_fd;
+} hv_fd;
 
-typedef struct lx_timeout {
+typedef struct hv_timeout {
     xmd *d;
-    void *for_libxl;
+    void *for_port;
     guint id;
-} lx_timeout;
+} hv_timeout;
 
 static GIOCondition poll_to_cond(short events)
 {
@@ -131,168 +131,161 @@ static short cond_to_poll(GIOCondition c)
     return r;
 }
 
-static gboolean lx_fd_ready(gint fd, GIOCondition cond, gpointer data)
+static maint__port *port_of(xmd *d)
 {
-    lx_fd *f = data;
+    return &d->ctx->port;
+}
 
-    /* libxl may deregister (free f) from inside this call. */
-    libxl_osevent_occurred_fd(f->d->lx, f->for_libxl, fd, f->events,
-                              cond_to_poll(cond));
+static gboolean hv_fd_ready(gint fd, GIOCondition cond, gpointer data)
+{
+    hv_fd *f = data;
+    maint__port *port = port_of(f->d);
+
+    /* the port may deregister (free f) from inside this call */
+    port->ops->loop_fd_occurred(port->priv, f->for_port, fd, f->events, cond_to_poll(cond));
     return G_SOURCE_CONTINUE;
 }
 
-static int lx_fd_register(void *user, int fd, void **reg_out, short events,
-                          void *for_libxl)
+static int hv_fd_register(void *user, int fd, void **reg_out, short events, void *for_port)
 {
-    lx_fd *f = g_new0(lx_fd, 1);
+    hv_fd *f = g_new0(hv_fd, 1);
 
     f->d = user;
     f->fd = fd;
     f->events = events;
-    f->for_libxl = for_libxl;
-    f->id = g_unix_fd_add(fd, poll_to_cond(events), lx_fd_ready, f);
+    f->for_port = for_port;
+    f->id = g_unix_fd_add(fd, poll_to_cond(events), hv_fd_ready, f);
     *reg_out = f;
     return 0;
 }
 
-static int lx_fd_modify(void *user, int fd, void **reg_update, short events)
+static int hv_fd_modify(void *user, int fd, void **reg_update, short events)
 {
-    lx_fd *f = *reg_update;
+    hv_fd *f = *reg_update;
 
     g_source_remove(f->id);
     f->events = events;
-    f->id = g_unix_fd_add(fd, poll_to_cond(events), lx_fd_ready, f);
+    f->id = g_unix_fd_add(fd, poll_to_cond(events), hv_fd_ready, f);
     return 0;
 }
 
-static void lx_fd_deregister(void *user, int fd, void *reg)
+static void hv_fd_deregister(void *user, int fd, void *reg)
 {
-    lx_fd *f = reg;
+    hv_fd *f = reg;
 
     g_source_remove(f->id);
     g_free(f);
 }
 
-static gboolean lx_timeout_fire(gpointer data)
+static gboolean hv_timeout_fire(gpointer data)
 {
-    lx_timeout *t = data;
-    xmd *d = t->d;
-    void *for_libxl = t->for_libxl;
+    hv_timeout *t = data;
+    maint__port *port = port_of(t->d);
+    void *for_port = t->for_port;
 
-    /* On entry to occurred_timeout the registration is gone. */
+    /* on entry to timeout_occurred the registration is gone */
     g_free(t);
-    libxl_osevent_occurred_timeout(d->lx, for_libxl);
+    port->ops->loop_timeout_occurred(port->priv, for_port);
     return G_SOURCE_REMOVE;
 }
 
-static guint add_timeout_abs(struct timeval abs, lx_timeout *t)
+static guint add_timeout_abs(struct timeval abs, hv_timeout *t)
 {
     gint64 now = g_get_real_time();
     gint64 when = (gint64)abs.tv_sec * G_USEC_PER_SEC + abs.tv_usec;
     gint64 ms = when > now ? (when - now + 999) / 1000 : 0;
 
-    return g_timeout_add((guint)MIN(ms, G_MAXUINT), lx_timeout_fire, t);
+    return g_timeout_add((guint)MIN(ms, G_MAXUINT), hv_timeout_fire, t);
 }
 
-static int lx_timeout_register(void *user, void **reg_out, struct timeval abs,
-                               void *for_libxl)
+static int hv_timeout_register(void *user, void **reg_out, struct timeval abs, void *for_port)
 {
-    lx_timeout *t = g_new0(lx_timeout, 1);
+    hv_timeout *t = g_new0(hv_timeout, 1);
 
     t->d = user;
-    t->for_libxl = for_libxl;
+    t->for_port = for_port;
     t->id = add_timeout_abs(abs, t);
     *reg_out = t;
     return 0;
 }
 
-static int lx_timeout_modify(void *user, void **reg_update, struct timeval abs)
+static int hv_timeout_modify(void *user, void **reg_update, struct timeval abs)
 {
-    lx_timeout *t = *reg_update;
+    hv_timeout *t = *reg_update;
 
-    /* Only ever abs={0,0}: fire as soon as possible. */
+    /* libxl only ever asks for abs={0,0}: fire as soon as possible */
     g_source_remove(t->id);
-    t->id = g_timeout_add(0, lx_timeout_fire, t);
+    t->id = g_timeout_add(0, hv_timeout_fire, t);
     return 0;
 }
 
-static void lx_timeout_deregister(void *user, void *reg)
+static void hv_timeout_deregister(void *user, void *reg)
 {
-    lx_timeout *t = reg;
+    hv_timeout *t = reg;
 
     g_source_remove(t->id);
     g_free(t);
 }
 
-static const libxl_osevent_hooks osevent_hooks = {
-    .fd_register = lx_fd_register,
-    .fd_modify = lx_fd_modify,
-    .fd_deregister = lx_fd_deregister,
-    .timeout_register = lx_timeout_register,
-    .timeout_modify = lx_timeout_modify,
-    .timeout_deregister = lx_timeout_deregister,
+static const maint__loop_hooks loop_hooks = {
+    .fd_register = hv_fd_register,
+    .fd_modify = hv_fd_modify,
+    .fd_deregister = hv_fd_deregister,
+    .timeout_register = hv_timeout_register,
+    .timeout_modify = hv_timeout_modify,
+    .timeout_deregister = hv_timeout_deregister,
 };
 
-static void lx_event(void *user, libxl_event *ev)
+static void hv_event(void *user, uint32_t domid, maint__dom_event what, int reason)
 {
     xmd *d = user;
-    xmd_domain *dom = xmd_domain_find(d, ev->domid);
+    xmd_domain *dom = xmd_domain_find(d, domid);
     const char *label = dom ? xmd_domain_label(dom) : "?";
 
-    switch (ev->type) {
-    case LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN:
-        g_message("d%u (%s): shut down (%s)", ev->domid, label,
-                  libxl_shutdown_reason_to_string(ev->u.domain_shutdown.shutdown_reason));
-        xmd_domain_shut_down(d, ev->domid, ev->u.domain_shutdown.shutdown_reason);
-        break;
-    case LIBXL_EVENT_TYPE_DOMAIN_DEATH:
-        g_message("d%u (%s): died", ev->domid, label);
-        xmd_domain_died(d, ev->domid);     /* its observers told, its entry gone */
-        break;
-    default:
-        g_debug("d%u (%s): libxl event %s", ev->domid, label,
-                libxl_event_type_to_string(ev->type));
-        break;
+    if (what == MAINT__DOM_SHUTDOWN) {
+        g_message("d%u (%s): shut down (%s)", domid, label,
+                  libxl_shutdown_reason_to_string((libxl_shutdown_reason)reason));
+        xmd_domain_shut_down(d, domid, reason);
+    } else {
+        g_message("d%u (%s): died", domid, label);
+        xmd_domain_died(d, domid);     /* its observers told, its entry gone */
     }
-    libxl_event_free(d->lx, ev);
 }
 
-static void lx_disaster(void *user, libxl_event_type type, const char *msg,
-                        int errnoval)
+static void hv_disaster(void *user, const char *msg, int errnoval)
 {
     xmd *d = user;
 
-    g_critical("libxl event system failed (%s): %s: %s; stopping",
-               libxl_event_type_to_string(type), msg, g_strerror(errnoval));
+    g_critical("%s: %s; stopping", msg, g_strerror(errnoval));
     g_main_loop_quit(d->loop);
 }
 
-static const libxl_event_hooks event_hooks = {
-    .event_occurs_mask = ~(uint64_t)0,
-    .event_occurs = lx_event,
-    .disaster = lx_disaster,
+static const maint__event_hooks event_hooks = {
+    .domain_event = hv_event,
+    .disaster = hv_disaster,
 };
 
-/* ---- each domain's death, through libxl ----------------------------------- */
+/* ---- each domain's death ---------------------------------------------------- */
 
 static void death_enable(xmd *d, xmd_domain *dom)
 {
-    int r;
+    maint__port *port = port_of(d);
 
-    if (!d->lx || dom->domid == 0 || dom->deathw)
+    if (!d->hv || dom->domid == 0 || dom->deathw)
         return;
-    r = libxl_evenable_domain_death(d->lx, dom->domid, 0, &dom->deathw);
-    if (r) {
-        g_warning("d%u (%s): cannot follow its death events (libxl error %d)",
-                  dom->domid, xmd_domain_label(dom), r);
+    if (port->ops->death_watch(port->priv, dom->domid, &dom->deathw) != MAINT_OK) {
+        g_warning("d%u (%s): cannot follow its death events", dom->domid,
+                  xmd_domain_label(dom));
         dom->deathw = NULL;
     }
 }
 
 static void death_disable(xmd *d, xmd_domain *dom)
 {
-    if (d->lx && dom->deathw)
-        libxl_evdisable_domain_death(d->lx, dom->deathw);
+    maint__port *port = port_of(d);
+
+    if (d->hv && dom->deathw)
+        port->ops->death_unwatch(port->priv, dom->deathw);
     dom->deathw = NULL;
 }
 
@@ -308,13 +301,11 @@ static const xmd_domain_observer death_observer = {
     .released = death_disable,
 };
 
-void xmd_libxl_hooks_register(xmd *d)
+void xmd_hv_attach(xmd *d)
 {
-    if (!d->lx)
-        return;
-    libxl_osevent_register_hooks(d->lx, &osevent_hooks, d);
-    /* only now: the selective-reap mode registers an fd (main.c's ctx_open) */
-    libxl_childproc_setmode(d->lx, &maint__libxl_childproc, NULL);
-    libxl_event_register_callbacks(d->lx, &event_hooks, d);
-    xmd_domain_observe(d, &death_observer);
+    maint__port *port = port_of(d);
+
+    d->hv = port->ops->events_attach(port->priv, &loop_hooks, &event_hooks, d) == MAINT_OK;
+    if (d->hv)
+        xmd_domain_observe(d, &death_observer);
 }

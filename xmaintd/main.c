@@ -135,8 +135,7 @@ static gboolean ctx_open(xmd *d, GError **error)
         g_set_error(error, XMD_ERROR, 1, "XMAINT_PCI_HOLE must be an absolute path");
         return FALSE;
     }
-    d->lx = (libxl_ctx *)maint__port_xen_libxl(&d->ctx->port);
-    xmd_libxl_hooks_register(d);
+    xmd_hv_attach(d);
     return TRUE;
 }
 
@@ -304,7 +303,7 @@ int main(int argc, char **argv)
     xmd_standby_init(&d);
     daemon_state(&d, "running");
     g_message("xmaintd %s running (host %s, %s hypervisor)", PACKAGE_VERSION,
-              d.host_id, d.lx ? "with" : "without");
+              d.host_id, d.hv ? "with" : "without");
     if (notify_fd >= 0) {
         if (write(notify_fd, "1", 1) < 0) { /* the parent is gone: fine */ }
         close(notify_fd);
@@ -324,7 +323,7 @@ out:
     /* Teardown: exactly the stages reached, in reverse -- after the libxl
      * operations under way (a destroy takes seconds) are through: libxl's
      * context must not be freed with one in progress. */
-    lx_busy = d.lx && !xmd_libxl_drain(&d, 20 * 1000);
+    lx_busy = d.hv && !xmd_hv_drain(&d, 20 * 1000);
     xmd_standby_fini(&d);
     xmd_workflows_fini(&d);
     xmd_services_fini(&d);

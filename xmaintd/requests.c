@@ -50,7 +50,7 @@ static int op_list(xmd *d, xmd_domain *dom, maint__args *args, char **result_r,
     char *json = NULL;
     int rc;
 
-    if (!d->lx)
+    if (!d->hv)
         return no_hypervisor(error_r);
     rc = maint__domain_list_json(&d->ctx->port, &json);
     if (rc) {
@@ -80,7 +80,7 @@ static int op_host_info(xmd *d, xmd_domain *dom, maint__args *args,
         *result_r = xmd_json_finish(j);
         return MAINT_OK;
     }
-    if (!d->lx)
+    if (!d->hv)
         return no_hypervisor(error_r);
     rc = maint_host_info_get(d->ctx, &info);
     if (rc) {

@@ -1,6 +1,6 @@
 /*
  * Hot-standby pairs: the arbiter's table (arbiter.c) kept durable, memory
- * granted on request and carried out with libxl, faults detected and
+ * granted on request and carried out through the port, faults detected and
  * failed over.
  *
  *  - standby-create / standby-destroy / standby-show (dom0);
@@ -8,7 +8,7 @@
  *    (the guest's agent; a domain only ever names its own applications,
  *    at most XMD_GUEST_RATE_PER_S such requests a second per domain: the
  *    request dispatcher checks xmd_standby_rate_ok first);
- *  - the active's death (libxl) or a stalled heartbeat: failover -- the
+ *  - the active's death (the port's events) or a stalled heartbeat: failover -- the
  *    standby grows by the protected areas, its agent starts them, their
  *    service addresses follow;
  *  - app-fault minor: restarted in place; major: its area and the
@@ -51,6 +51,7 @@ struct xmd_standby {
     GHashTable *rate;             /* domid -> gint64 window start | count */
     GHashTable *names;            /* domid -> name (to retarget services) */
     guint timer;
+    gint jobs;                    /* application jobs under way (atomic) */
 };
 
 static char *table_path(xmd *d)
@@ -114,14 +115,15 @@ static void load(xmd *d)
 
 static bool set_target(xmd *d, uint32_t domid, uint64_t kb)
 {
-    int r;
+    maint__port *port = &d->ctx->port;
+    int rc;
 
-    if (!d->lx)
+    if (!d->hv)
         return false;
-    r = libxl_set_memory_target(d->lx, domid, (int64_t)kb, 0, 1);
-    if (r) {
-        g_warning("d%u: cannot set the memory target to %llu KiB (libxl %d)", domid,
-                  (unsigned long long)kb, r);
+    rc = port->ops->set_memory_target(port->priv, domid, kb);
+    if (rc != MAINT_OK) {
+        g_warning("d%u: cannot set the memory target to %llu KiB: %s", domid,
+                  (unsigned long long)kb, maint_strerror(rc));
         return false;
     }
     g_message("d%u: memory target %llu KiB", domid, (unsigned long long)kb);
@@ -212,7 +214,7 @@ static gpointer app_job_run(gpointer data)
     maint_ctx *ctx = NULL;
     g_autofree seq_buf *seqs = NULL;
 
-    if (maint_ctx_open(&ctx, j->d->xtl, 0) != MAINT_OK) {
+    if ((j->d->ctx_open ? j->d->ctx_open : maint_ctx_open)(&ctx, j->d->xtl, 0) != MAINT_OK) {
         g_warning("standby: cannot open a library context for the applications");
         goto out;
     }
@@ -260,6 +262,7 @@ out:
     maint_ctx_close(ctx);
     g_ptr_array_free(j->apps, TRUE);
     g_free(j->start_name);
+    g_atomic_int_dec_and_test(&j->d->standby->jobs);
     g_free(j);
     return NULL;
 }
@@ -275,6 +278,7 @@ static void run_apps(xmd *d, uint32_t stop_in, uint32_t start_in, GPtrArray *app
     j->start_name = g_strdup(n);
     j->apps = apps;
     j->since_us = g_get_monotonic_time();
+    g_atomic_int_inc(&d->standby->jobs);
     g_thread_unref(g_thread_new("standby-apps", app_job_run, j));
 }
 
@@ -285,14 +289,13 @@ typedef struct destroying {
     uint32_t domid;
 } destroying;
 
-static void destroyed(libxl_ctx *lx, int rc, void *data)
+static void destroyed(void *data, int rc)
 {
     destroying *x = data;
 
-    (void)lx;
-    x->d->lx_aos--;
-    if (rc && rc != ERROR_DOMAIN_NOTFOUND && rc != ERROR_INVAL)
-        g_warning("d%u: destroying the failed active: libxl error %d", x->domid, rc);
+    x->d->hv_aos--;
+    if (rc != MAINT_OK && rc != MAINT_ERROR_NOENT)
+        g_warning("d%u: destroying the failed active: %s", x->domid, maint_strerror(rc));
     else
         g_message("d%u: the failed active is destroyed, its memory back", x->domid);
     g_free(x);
@@ -321,20 +324,20 @@ static void failover(xmd *d, arb_pair *p, const char *why)
      * it need not wait for the active's memory to come back */
     run_apps(d, 0, standby, apps);
     move_target(d, standby, p->standby_target_kb);
-    if (d->lx && libxl_domain_info(d->lx, NULL, active) == 0) {   /* reclaim its memory */
+    if (d->hv) {                    /* reclaim its memory, if it is still there */
+        maint__port *port = &d->ctx->port;
         destroying *x = g_new0(destroying, 1);
-        libxl_asyncop_how how = { .callback = destroyed, .u.for_callback = x };
         int rc;
 
         x->d = d;
         x->domid = active;
-        d->lx_aos++;
-        rc = libxl_domain_destroy(d->lx, active, &how);
-        if (rc) {                   /* not started: no callback */
-            d->lx_aos--;
+        d->hv_aos++;
+        rc = port->ops->destroy_async(port->priv, active, destroyed, x);
+        if (rc != MAINT_OK) {       /* not started: no callback */
+            d->hv_aos--;
             g_free(x);
-            if (rc != ERROR_DOMAIN_NOTFOUND)
-                g_warning("d%u: cannot destroy it: libxl error %d", active, rc);
+            if (rc != MAINT_ERROR_NOENT)
+                g_warning("d%u: cannot destroy it: %s", active, maint_strerror(rc));
         }
     }
 }
@@ -362,9 +365,9 @@ static gboolean gone_idle(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* A domain died or crashed: an active's pair fails over.  Called from
- * libxl's event callback: libxl may not be called back into synchronously
- * there, so the failover runs from the main loop. */
+/* A domain died or crashed: an active's pair fails over.  Called from the
+ * port's event callback, where it may not be called back into
+ * synchronously, so the failover runs from the main loop. */
 static void domain_gone(xmd *d, uint32_t domid, const char *why)
 {
     gone *g;
@@ -470,7 +473,7 @@ int xmd_op_standby_create(xmd *d, xmd_domain *dom, maint__args *args, char **res
     maint_domain_info_init(&ai);
     maint_domain_info_init(&si);
     maint_host_info_init(&hi);
-    if (!d->lx)
+    if (!d->hv)
         REFUSE("the hypervisor is not available to xmaintd");
     if (maint_domain_lookup(d->ctx, an, &ad) != MAINT_OK || ad == 0)
         REFUSE("no running domain %s", an);
@@ -737,6 +740,13 @@ void xmd_standby_fini(xmd *d)
         return;
     if (s->timer)
         g_source_remove(s->timer);
+    /* the application jobs use the daemon's services and this count: let
+     * them end (their agents answer, or their waits time out), 30 s at most */
+    for (int i = 0; i < 300 && g_atomic_int_get(&s->jobs) > 0; i++)
+        g_usleep(100 * 1000);
+    if (g_atomic_int_get(&s->jobs) > 0)
+        g_warning("stopping with %d application job(s) still waiting for agents",
+                  g_atomic_int_get(&s->jobs));
     g_hash_table_destroy(s->beats);
     g_hash_table_destroy(s->rate);
     g_hash_table_destroy(s->names);

@@ -3,13 +3,13 @@
  * by itself (crash, reboot, watchdog, soft reset), its configured action is
  * followed the way xl would where that is simple (shutdown.h), on the main
  * loop: the configuration is read and the domain destroyed asynchronously
- * (libxl ao), so the loop never waits for Xen.  A workflow waiting on a
- * destroyed substitute's agent sees it gone and rolls back.
+ * (the port's asynchronous operations: libxl ao), so the loop never waits
+ * for Xen.  A workflow waiting on a destroyed substitute's agent sees it
+ * gone and rolls back.
  */
 #define G_LOG_DOMAIN "xmaintd-toolstack"
 #include <stdlib.h>
 #include <string.h>
-#include <libxl_utils.h>
 
 #include "xmaintd.h"
 #include "shutdown.h"
@@ -40,41 +40,44 @@ static void tell(reap *r, const char *text)
     xmd_workflow_note(r->d, r->wf, r->domid, text);
 }
 
-static void destroyed(libxl_ctx *lx, int rc, void *data)
+static void destroyed(void *data, int rc)
 {
     reap *r = data;
+    maint__port *port = &r->d->ctx->port;
+    maint_domain_info info;
 
-    r->d->lx_aos--;
-    if (rc && libxl_domain_info(lx, NULL, r->domid) == 0) {
-        g_autofree char *text = g_strdup_printf("%s; but destroying it failed (libxl "
-                                                "error %d): it stays shut down", r->line, rc);
+    r->d->hv_aos--;
+    maint_domain_info_init(&info);
+    if (rc != MAINT_OK && port->ops->domain_info(port->priv, r->domid, &info) == MAINT_OK) {
+        g_autofree char *text = g_strdup_printf("%s; but destroying it failed (%s): it "
+                                                "stays shut down", r->line, maint_strerror(rc));
         g_warning("d%u (%s): %s", r->domid, r->name, text);
         xmd_workflow_note(r->d, r->wf, r->domid, text);
     } else {
         tell(r, r->line);    /* gone: by us, or by whoever came first */
     }
+    maint_domain_info_dispose(&info);
     g_hash_table_remove(r->d->reaping, GUINT_TO_POINTER(r->domid));
     reap_free(r);
 }
 
-static void config_read(libxl_ctx *lx, int rc, void *data)
+static void config_read(void *data, int rc)
 {
     reap *r = data;
+    maint__port *port = &r->d->ctx->port;
     xmd_sd_plan p = xmd_sd_decide(r->reason, xmd_sd_action(rc ? NULL : &r->cfg, r->reason),
                                   r->wf_disposable);
     char *what = xmd_sd_describe(&p);
 
-    r->d->lx_aos--;
+    r->d->hv_aos--;
     r->line = g_strdup_printf("%s%s", what ? what : "?",
                               rc ? " (its configuration is unreadable: xl's default)" : "");
     free(what);
     if (p.verb == XMD_SD_DESTROY) {
-        libxl_asyncop_how how = { .callback = destroyed, .u.for_callback = r };
-
-        r->d->lx_aos++;
-        rc = libxl_domain_destroy(lx, r->domid, &how);
-        if (rc)
-            destroyed(lx, rc, r);
+        r->d->hv_aos++;
+        rc = port->ops->destroy_async(port->priv, r->domid, destroyed, r);
+        if (rc != MAINT_OK)
+            destroyed(r, rc);
         return;
     }
     tell(r, r->line);
@@ -85,64 +88,57 @@ static void config_read(libxl_ctx *lx, int rc, void *data)
 /* A domain shut down (main thread): act if xmaintd created it. */
 static void toolstack_shutdown(xmd *d, uint32_t domid, int reason_unused)
 {
-    libxl_dominfo info;
-    libxl_shutdown_reason reason;
-    char uuid[37];
-    bool down;
+    maint__port *port = &d->ctx->port;
+    maint_domain_info info;
+    int reason;
     char *wf = NULL;
     gboolean wf_disposable = FALSE;
     reap *r;
     int rc;
 
-    if (!d->lx || !d->reaping || g_hash_table_contains(d->reaping, GUINT_TO_POINTER(domid)))
+    if (!d->hv || !d->reaping || g_hash_table_contains(d->reaping, GUINT_TO_POINTER(domid)))
         return;
-    libxl_dominfo_init(&info);
-    if (libxl_domain_info(d->lx, &info, domid)) {
-        libxl_dominfo_dispose(&info);
+    /* still shut down (not running again, not dying) */
+    if (port->ops->shutdown_reason(port->priv, domid, &reason) != MAINT_OK)
+        return;
+    maint_domain_info_init(&info);
+    if (port->ops->domain_info(port->priv, domid, &info) != MAINT_OK) {
+        maint_domain_info_dispose(&info);
         return;                                   /* gone already */
     }
-    down = info.shutdown && !info.dying;
-    reason = info.shutdown_reason;
-    snprintf(uuid, sizeof(uuid), LIBXL_UUID_FMT, LIBXL_UUID_BYTES(info.uuid));
-    libxl_dominfo_dispose(&info);
     /* a domain xmaintd did not create is its toolstack's (xl's), never ours */
-    if (!down || !xmd_sd_applies(reason) || !xmd_workflow_created(d, domid, uuid, &wf, &wf_disposable))
+    if (!xmd_sd_applies((libxl_shutdown_reason)reason) ||
+        !xmd_workflow_created(d, domid, info.uuid, &wf, &wf_disposable)) {
+        maint_domain_info_dispose(&info);
         return;
+    }
     r = g_new0(reap, 1);
     r->d = d;
     r->domid = domid;
     r->wf = wf;
     r->wf_disposable = wf_disposable;
-    r->reason = reason;
-    {
-        char *n = libxl_domid_to_name(d->lx, domid);
-
-        r->name = g_strdup(n ? n : "(unnamed)");
-        free(n);
-    }
+    r->reason = (libxl_shutdown_reason)reason;
+    r->name = g_strdup(info.name ? info.name : "(unnamed)");
+    maint_domain_info_dispose(&info);
     libxl_domain_config_init(&r->cfg);
     g_hash_table_add(d->reaping, GUINT_TO_POINTER(domid));
-    {
-        libxl_asyncop_how how = { .callback = config_read, .u.for_callback = r };
-
-        d->lx_aos++;
-        rc = libxl_retrieve_domain_configuration(d->lx, domid, &r->cfg, &how);
-        if (rc)
-            config_read(d->lx, rc, r);
-    }
+    d->hv_aos++;
+    rc = port->ops->config_get_async(port->priv, domid, &r->cfg, config_read, r);
+    if (rc != MAINT_OK)
+        config_read(r, rc);
 }
 
-gboolean xmd_libxl_drain(xmd *d, guint timeout_ms)
+gboolean xmd_hv_drain(xmd *d, guint timeout_ms)
 {
     gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
-    while (d->lx_aos > 0 && g_get_monotonic_time() < end)
+    while (d->hv_aos > 0 && g_get_monotonic_time() < end)
         if (!g_main_context_iteration(NULL, FALSE))
             g_usleep(10 * 1000);
-    if (d->lx_aos > 0)
-        g_warning("%u libxl operation(s) (domain destroys) still under way after %u ms",
-                  d->lx_aos, timeout_ms);
-    return d->lx_aos == 0;
+    if (d->hv_aos > 0)
+        g_warning("%u hypervisor operation(s) (domain destroys) still under way after %u ms",
+                  d->hv_aos, timeout_ms);
+    return d->hv_aos == 0;
 }
 
 /* The domain died: out of hand (a domid Xen hands out again finds no

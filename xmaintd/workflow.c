@@ -221,7 +221,7 @@ char *xmd_workflow_start(xmd *d, maint__args *args, GError **error)
         g_set_error(error, XMD_ERROR, 1, "\"domain\" names no domain");
         goto out;
     }
-    if (!d->lx) {
+    if (!d->hv) {
         g_set_error(error, XMD_ERROR, 1, "the hypervisor is not available to xmaintd");
         goto out;
     }

@@ -63,7 +63,7 @@ typedef struct xmd_domain {
     uint32_t domid;
     char *name;                        /* for logs; may be NULL */
     bool watching;                     /* request dir watched */
-    libxl_evgen_domain_death *deathw;  /* libxl death events, or NULL */
+    void *deathw;                      /* the port's death watch, or NULL */
     GHashTable *removed;               /* request ids we removed ourselves */
     GHashTable *answered;              /* response id -> gint64 *, when we wrote
                                         * it (monotonic µs); pruning's order */
@@ -87,7 +87,7 @@ typedef struct xmd {
     int pidfile_fd;
     xentoollog_logger *xtl;
     maint_ctx *ctx;                    /* the library context: xenstore + libxl */
-    libxl_ctx *lx;                     /* NULL when the hypervisor is unavailable */
+    gboolean hv;                       /* the hypervisor's events are on the loop */
     guint xs_source;
     GMainLoop *loop;
     guint sig_term, sig_int, sig_hup;
@@ -101,7 +101,8 @@ typedef struct xmd {
     GPtrArray *services;               /* xmd_service*, guarded in redirect.c */
     xmd_standby *standby;              /* hot-standby pairs (main thread only) */
     GHashTable *reaping;               /* domids whose shutdown toolstack.c acts on */
-    unsigned lx_aos;                   /* libxl async operations under way (main thread) */
+    unsigned hv_aos;                   /* asynchronous hypervisor operations under way
+                                        * (main thread) */
     guint wf_prune_timer;
     GPtrArray *observers;              /* const xmd_domain_observer* (main thread) */
     /* how a worker thread opens its own library context: maint_ctx_open
@@ -149,9 +150,10 @@ void xmd_request_event(xmd *d, xmd_domain *dom, const char *id);
 
 /* events.c */
 gboolean xmd_xs_source_add(xmd *d, GError **error);
-/* libxl's fds and timeouts on the loop, its events to domains.c, and a
- * domain observer that follows each domain's death through libxl. */
-void xmd_libxl_hooks_register(xmd *d);
+/* The port's fds and timeouts (libxl's) on the loop, its domain events to
+ * domains.c, and a domain observer that follows each domain's death; sets
+ * d->hv.  Without a hypervisor it does nothing. */
+void xmd_hv_attach(xmd *d);
 
 /* workflow.c */
 void xmd_workflows_init(xmd *d);       /* loads the journals, resumes */
@@ -204,10 +206,11 @@ void xmd_fault_point(const char *point, gboolean after);
  * it; a dead one is out of hand. */
 void xmd_toolstack_init(xmd *d);
 void xmd_toolstack_fini(xmd *d);
-/* Let the libxl async operations under way (destroys, configuration reads)
- * finish, at most timeout_ms, running the main context: libxl's context may
- * not be freed while one is in progress.  False if some are left. */
-gboolean xmd_libxl_drain(xmd *d, guint timeout_ms);
+/* Let the asynchronous hypervisor operations under way (destroys,
+ * configuration reads) finish, at most timeout_ms, running the main
+ * context: libxl's context may not be freed while one is in progress.
+ * False if some are left. */
+gboolean xmd_hv_drain(xmd *d, guint timeout_ms);
 
 /* redirect.c */
 gboolean xmd_ipv4_valid(const char *s);

@@ -201,11 +201,11 @@ static void test_daemon_context(void)
 
     /* as main.c's ctx_open, then events.c */
     CU_ASSERT_FATAL(maint_ctx_open(&d.ctx, NULL, MAINT__CTX_CALLER_HOOKS) == MAINT_OK);
-    d.lx = (libxl_ctx *)maint__port_xen_libxl(&d.ctx->port);
-    CU_ASSERT_FATAL(d.lx != NULL && nr_ctxs == base + 1);
+    CU_ASSERT_FATAL(maint__port_xen_libxl(&d.ctx->port) != NULL && nr_ctxs == base + 1);
     i = base;
     CU_ASSERT_EQUAL(ctxs[i].setmode_calls, 0);     /* left to the daemon */
-    xmd_libxl_hooks_register(&d);
+    xmd_hv_attach(&d);
+    CU_ASSERT(d.hv);
     CU_ASSERT(ctxs[i].hooks);
     CU_ASSERT_FALSE(ctxs[i].hooks_too_late);
     CU_ASSERT(ctxs[i].callbacks);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 struct fake_port {
     GRecMutex lock;              /* every operation: workers share one fake */
+    gint refs;                   /* ports that close it (atomic) */
     GHashTable *store;           /* path -> value */
     guint64 gen;                 /* bumped by every change to the store */
     GHashTable *txns;            /* id -> struct txn* */
@@ -37,6 +39,27 @@ struct fake_port {
     fake_guest_hook guest;       /* plays the guests: unpause, shutdown */
     void *guest_opaque;
     char *last_created;          /* JSON of the last configuration created */
+    /* events_attach: the caller's loop, told through a pipe */
+    maint__loop_hooks loop;
+    maint__event_hooks ev_hooks;
+    void *ev_user;
+    int evpipe[2];               /* -1 until attached */
+    void *evreg;
+    GQueue pending;              /* struct pending*: events and ends to deliver */
+    GList *death_watches;        /* uint32_t* (the watch handles) */
+    GHashTable *reasons;         /* domid -> shutdown reason + 1 */
+    uint64_t host_free_kb;       /* host_info answers it (0: UNAVAILABLE) */
+};
+
+/* What the caller's loop is told next: a domain event, or an asynchronous
+ * operation's end (done != NULL). */
+struct pending {
+    uint32_t domid;
+    maint__dom_event what;
+    int reason;
+    maint__done_fn *done;
+    void *user;
+    int rc;
 };
 
 struct watch {
@@ -457,7 +480,14 @@ static int f_domain_info(void *priv, uint32_t domid, maint_domain_info *info_r)
 
 static int f_host_info(void *priv, maint_host_info *info_r)
 {
-    return MAINT_ERROR_UNAVAILABLE;
+    fake_port *fp = priv;
+    LOCKED(fp);
+
+    if (!fp->host_free_kb)
+        return MAINT_ERROR_UNAVAILABLE;
+    maint_host_info_init(info_r);
+    info_r->total_kb = info_r->free_kb = fp->host_free_kb;
+    return MAINT_OK;
 }
 
 static int f_domain_config_json(void *priv, uint32_t domid, char **json_r)
@@ -619,8 +649,19 @@ static void f_close(void *priv)
     fake_port *fp = priv;
     maint__watch_event *ev;
 
+    if (!g_atomic_int_dec_and_test(&fp->refs))
+        return;
     g_hash_table_destroy(fp->store);
     g_hash_table_destroy(fp->txns);
+    g_hash_table_destroy(fp->reasons);
+    g_list_free_full(fp->death_watches, g_free);
+    g_queue_clear_full(&fp->pending, g_free);
+    if (fp->evpipe[0] >= 0) {
+        if (fp->evreg)
+            fp->loop.fd_deregister(fp->ev_user, fp->evpipe[0], fp->evreg);
+        close(fp->evpipe[0]);
+        close(fp->evpipe[1]);
+    }
     while (fp->watches) {
         struct watch *w = fp->watches->data;
         g_free(w->path);
@@ -643,6 +684,191 @@ static void f_close(void *priv)
     g_free(fp);
 }
 
+/* ---- events and asynchronous operations, through the caller's loop -------- */
+
+static void queue(fake_port *fp, struct pending *p)
+{
+    if (fp->evpipe[1] < 0) {        /* nobody attached: nobody told */
+        g_free(p);
+        return;
+    }
+    g_queue_push_tail(&fp->pending, p);
+    if (write(fp->evpipe[1], "x", 1) < 0 && errno != EAGAIN)
+        abort();
+}
+
+static bool watched(fake_port *fp, uint32_t domid)
+{
+    for (GList *l = fp->death_watches; l; l = l->next)
+        if (*(uint32_t *)l->data == domid)
+            return true;
+    return false;
+}
+
+static void queue_event(fake_port *fp, uint32_t domid, maint__dom_event what, int reason)
+{
+    struct pending *p;
+
+    if (!watched(fp, domid))
+        return;
+    p = g_new0(struct pending, 1);
+    p->domid = domid;
+    p->what = what;
+    p->reason = reason;
+    queue(fp, p);
+}
+
+static void queue_done(fake_port *fp, maint__done_fn *done, void *user, int rc)
+{
+    struct pending *p = g_new0(struct pending, 1);
+
+    p->done = done;
+    p->user = user;
+    p->rc = rc;
+    queue(fp, p);
+}
+
+static int f_events_attach(void *priv, const maint__loop_hooks *loop,
+                           const maint__event_hooks *events, void *user)
+{
+    fake_port *fp = priv;
+    LOCKED(fp);
+
+    if (!fp->next_domid)
+        return MAINT_ERROR_UNAVAILABLE;
+    fp->loop = *loop;
+    fp->ev_hooks = *events;
+    fp->ev_user = user;
+    if (pipe2(fp->evpipe, O_NONBLOCK | O_CLOEXEC) < 0)
+        abort();
+    return loop->fd_register(user, fp->evpipe[0], &fp->evreg, POLLIN, fp) ? MAINT_ERROR_FAIL
+                                                                          : MAINT_OK;
+}
+
+/* What is pending is told outside the fake's lock: the caller may call in. */
+static void f_fd_occurred(void *priv, void *for_port, int fd, short events, short revents)
+{
+    fake_port *fp = priv;
+    GQueue todo = G_QUEUE_INIT;
+    struct pending *p;
+    char buf[64];
+
+    g_rec_mutex_lock(&fp->lock);
+    while (read(fp->evpipe[0], buf, sizeof(buf)) > 0)
+        ;
+    while ((p = g_queue_pop_head(&fp->pending)))
+        g_queue_push_tail(&todo, p);
+    g_rec_mutex_unlock(&fp->lock);
+    while ((p = g_queue_pop_head(&todo))) {
+        if (p->done)
+            p->done(p->user, p->rc);
+        else
+            fp->ev_hooks.domain_event(fp->ev_user, p->domid, p->what, p->reason);
+        g_free(p);
+    }
+}
+
+static void f_timeout_occurred(void *priv, void *for_port)
+{
+}
+
+static int f_death_watch(void *priv, uint32_t domid, void **watch_r)
+{
+    fake_port *fp = priv;
+    LOCKED(fp);
+    uint32_t *w;
+
+    if (!find_domain(fp, domid))
+        return MAINT_ERROR_NOENT;
+    w = g_new(uint32_t, 1);
+    *w = domid;
+    fp->death_watches = g_list_prepend(fp->death_watches, w);
+    *watch_r = w;
+    return MAINT_OK;
+}
+
+static void f_death_unwatch(void *priv, void *watch)
+{
+    fake_port *fp = priv;
+    LOCKED(fp);
+
+    fp->death_watches = g_list_remove(fp->death_watches, watch);
+    g_free(watch);
+}
+
+static int f_destroy_async(void *priv, uint32_t domid, maint__done_fn *done, void *user)
+{
+    fake_port *fp = priv;
+    LOCKED(fp);
+    int rc = f_destroy(priv, domid);
+
+    if (rc == MAINT_OK)
+        queue_done(fp, done, user, MAINT_OK);
+    return rc;
+}
+
+static int f_config_get_async(void *priv, uint32_t domid, libxl_domain_config *cfg,
+                              maint__done_fn *done, void *user)
+{
+    fake_port *fp = priv;
+    LOCKED(fp);
+    int rc = f_config_get(priv, domid, cfg);
+
+    if (rc == MAINT_OK)
+        queue_done(fp, done, user, MAINT_OK);
+    return rc;
+}
+
+/* A domain of the scripted hypervisor, or NULL with *rc_r: UNAVAILABLE
+ * without one, NOENT when it has no such domain. */
+static maint_domain_info *hv_domain(fake_port *fp, uint32_t domid, int *rc_r)
+{
+    maint_domain_info *d = fp->next_domid ? find_domain(fp, domid) : NULL;
+
+    *rc_r = !fp->next_domid ? MAINT_ERROR_UNAVAILABLE : d ? MAINT_OK : MAINT_ERROR_NOENT;
+    return d;
+}
+
+static int f_shutdown_reason(void *priv, uint32_t domid, int *reason_r)
+{
+    fake_port *fp = priv;
+    LOCKED(fp);
+    gpointer r;
+    int rc;
+
+    if (!hv_domain(fp, domid, &rc))
+        return rc;
+    if (!(r = g_hash_table_lookup(fp->reasons, GUINT_TO_POINTER(domid))))
+        return MAINT_ERROR_BUSY;
+    *reason_r = GPOINTER_TO_INT(r) - 1;
+    return MAINT_OK;
+}
+
+static int f_set_memory_target(void *priv, uint32_t domid, uint64_t kb)
+{
+    fake_port *fp = priv;
+    LOCKED(fp);
+    maint_domain_info *d;
+    int rc;
+
+    if ((d = hv_domain(fp, domid, &rc)))
+        d->mem_target_kb = kb;
+    return rc;
+}
+
+void fake_port_shutdown(fake_port *fp, uint32_t domid, int reason)
+{
+    LOCKED(fp);
+    maint_domain_info *d = find_domain(fp, domid);
+
+    if (!d)
+        return;
+    d->state = reason == LIBXL_SHUTDOWN_REASON_CRASH ? MAINT_DOMAIN_STATE_CRASHED
+                                                     : MAINT_DOMAIN_STATE_SHUTDOWN;
+    g_hash_table_insert(fp->reasons, GUINT_TO_POINTER(domid), GINT_TO_POINTER(reason + 1));
+    queue_event(fp, domid, MAINT__DOM_SHUTDOWN, reason);
+}
+
 static const maint__port_ops fake_ops = {
     .xs_read = f_read, .xs_write = f_write, .xs_mkdir = f_mkdir, .xs_rm = f_rm,
     .xs_directory = f_directory, .xs_set_perms = f_set_perms,
@@ -655,7 +881,12 @@ static const maint__port_ops fake_ops = {
     .config_to_json = f_config_to_json, .domain_create = f_create,
     .domain_unpause = f_unpause, .domain_destroy = f_destroy,
     .domain_shutdown = f_shutdown,
-    .name_to_domid = f_name_to_domid, .dm_pci_bus0 = f_dm_pci_bus0, .close = f_close,
+    .name_to_domid = f_name_to_domid, .dm_pci_bus0 = f_dm_pci_bus0,
+    .shutdown_reason = f_shutdown_reason, .set_memory_target = f_set_memory_target,
+    .events_attach = f_events_attach, .loop_fd_occurred = f_fd_occurred,
+    .loop_timeout_occurred = f_timeout_occurred, .death_watch = f_death_watch,
+    .death_unwatch = f_death_unwatch, .destroy_async = f_destroy_async,
+    .config_get_async = f_config_get_async, .close = f_close,
 };
 
 fake_port *fake_port_new(maint__port *port_r)
@@ -663,8 +894,12 @@ fake_port *fake_port_new(maint__port *port_r)
     fake_port *fp = g_new0(fake_port, 1);
 
     g_rec_mutex_init(&fp->lock);
+    fp->refs = 1;
     fp->store = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     fp->txns = g_hash_table_new_full(NULL, NULL, NULL, txn_free);
+    fp->reasons = g_hash_table_new(NULL, NULL);
+    fp->evpipe[0] = fp->evpipe[1] = -1;
+    g_queue_init(&fp->pending);
     g_queue_init(&fp->events);
     if (pipe2(fp->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         abort();
@@ -720,9 +955,14 @@ void fake_port_set_domain_state(fake_port *fp, uint32_t domid, maint_domain_stat
         d->state = state;
 }
 
+static void queue_event(fake_port *fp, uint32_t domid, maint__dom_event what, int reason);
+
 void fake_port_remove_domain(fake_port *fp, uint32_t domid)
 {
     LOCKED(fp);
+    if (fp->reasons)
+        g_hash_table_remove(fp->reasons, GUINT_TO_POINTER(domid));
+    queue_event(fp, domid, MAINT__DOM_DEATH, 0);
     for (unsigned i = 0; i < fp->domains->len; i++) {
         maint_domain_info *d = &g_array_index(fp->domains, maint_domain_info, i);
 
@@ -752,6 +992,12 @@ unsigned fake_port_count_prefix(fake_port *fp, const char *prefix)
         if (under(key, prefix))
             n++;
     return n;
+}
+
+maint__port fake_port_ref(fake_port *fp)
+{
+    g_atomic_int_inc(&fp->refs);
+    return fake_port_port(fp);
 }
 
 maint__port fake_port_port(fake_port *fp)
@@ -791,4 +1037,10 @@ unsigned fake_port_commits(fake_port *fp)
 {
     LOCKED(fp);
     return fp->commits;
+}
+
+void fake_port_set_host_free(fake_port *fp, uint64_t kb)
+{
+    LOCKED(fp);
+    fp->host_free_kb = kb;
 }

@@ -36,8 +36,11 @@ typedef void (*fake_write_hook)(fake_port *fp, const char *path, const char *val
                                 void *opaque);
 
 fake_port *fake_port_new(maint__port *port_r);
-/* The port of a fake (same priv: writes land in the same store). */
+/* The port of a fake (same priv: writes land in the same store), not to be
+ * closed; fake_port_ref's is closed like any port (a context of a worker
+ * thread): the fake goes with the last of the ports that close it. */
 maint__port fake_port_port(fake_port *fp);
+maint__port fake_port_ref(fake_port *fp);
 void fake_port_set_write_hook(fake_port *fp, fake_write_hook hook, void *opaque);
 void fake_port_add_domain(fake_port *fp, const maint_domain_info *info);
 /* The domain is gone (no longer listed, no longer introduced). */
@@ -77,6 +80,17 @@ void fake_port_set_pci_bus0(fake_port *fp, const bool present[256]);
  * one fake may be shared by threads.
  */
 void fake_port_set_conflict_once(fake_port *fp, bool on);
+/*
+ * Events and asynchronous operations (events_attach, as xmaintd uses them):
+ * told through a pipe the fake registers with the caller's loop, so they
+ * arrive on the loop as libxl's do.  fake_port_shutdown: the domain shut
+ * down by itself (a libxl_shutdown_reason; CRASH leaves it crashed); its
+ * watchers are told.  Removing or destroying a domain tells them of its
+ * death.  Asynchronous destroys and configuration reads end on the loop.
+ */
+void fake_port_shutdown(fake_port *fp, uint32_t domid, int reason);
+/* host_info answers a host with kb free (0: UNAVAILABLE, the default). */
+void fake_port_set_host_free(fake_port *fp, uint64_t kb);
 unsigned fake_port_conflicts(fake_port *fp);
 unsigned fake_port_commits(fake_port *fp);
 
