@@ -119,6 +119,13 @@ typedef struct maint__port_ops {
      * MAINT_ERROR_NOENT when it is gone. */
     int (*shutdown_reason)(void *priv, uint32_t domid, int *reason_r);
     int (*set_memory_target)(void *priv, uint32_t domid, uint64_t kb);
+    /* Start argv[0] detached (a new session, a grandchild nobody waits for:
+     * the spawner's launcher is reaped here, libxl's children are not
+     * touched), stdin and stdout /dev/null, stderr appended to log_path,
+     * fd 3 the write end of a pipe whose read end is *ready_fd_r (the
+     * caller closes it).  MAINT_OK, or MAINT_ERROR_FAIL (logged). */
+    int (*spawn_detached)(void *priv, char *const argv[], const char *log_path,
+                          int *ready_fd_r);
 
     /* Events and asynchronous operations, for a caller with an event loop
      * (xmaintd).  attach once, before any other call below; UNAVAILABLE

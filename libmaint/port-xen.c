@@ -5,7 +5,9 @@
  * tested with a fake port.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,6 +486,58 @@ static int px_set_memory_target(void *priv, uint32_t domid, uint64_t kb)
     return maint__px_rc(r);
 }
 
+/* ---- Processes ------------------------------------------------------------ */
+
+/* In the launcher (a child): detach and exec, or _exit. */
+static void launch(char *const argv[], const char *log_path, int ready_w)
+{
+    int fd = open("/dev/null", O_RDWR), lfd;
+
+    lfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (lfd >= 0)
+        dup2(lfd, 2);
+    setsid();
+    if (fork() != 0)
+        _exit(0);
+    if (dup2(ready_w, 3) < 0)
+        _exit(127);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+    }
+    signal(SIGPIPE, SIG_DFL);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+static int px_spawn_detached(void *priv, char *const argv[], const char *log_path,
+                             int *ready_fd_r)
+{
+    struct port_xen *px = priv;
+    int pfd[2];
+    pid_t pid;
+
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        LOGE(px->lg, ERROR, "cannot start %s: pipe", argv[0]);
+        return MAINT_ERROR_FAIL;
+    }
+    pid = fork();
+    if (pid < 0) {
+        LOGE(px->lg, ERROR, "cannot start %s: fork", argv[0]);
+        close(pfd[0]);
+        close(pfd[1]);
+        return MAINT_ERROR_FAIL;
+    }
+    if (pid == 0)
+        launch(argv, log_path, pfd[1]);
+    close(pfd[1]);
+    /* the launcher, ours alone (libxl reaps only its own children) */
+    if (maint__child_wait(pid, NULL) < 0)
+        LOGE(px->lg, WARN, "waiting for %s's launcher %ld", argv[0], (long)pid);
+    *ready_fd_r = pfd[0];
+    return MAINT_OK;
+}
+
 static int px_name_to_domid(void *priv, const char *name, uint32_t *domid_r)
 {
     struct port_xen *px = priv;
@@ -676,6 +730,7 @@ static const maint__port_ops port_xen_ops = {
     .dm_pci_bus0 = px_dm_pci_bus0,
     .shutdown_reason = px_shutdown_reason,
     .set_memory_target = px_set_memory_target,
+    .spawn_detached = px_spawn_detached,
     .events_attach = maint__px_events_attach,
     .loop_fd_occurred = maint__px_fd_occurred,
     .loop_timeout_occurred = maint__px_timeout_occurred,

@@ -6,14 +6,11 @@
  * The pure derivation is in derive.c, the hiding spec in hide.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <libxlutil.h>
 
@@ -226,9 +223,8 @@ static int start_pci_hole(maint_ctx *ctx, uint32_t domid, const maint_hide_spec 
                                    maint__ctx_path(ctx, MAINT_PATH_LOG_DIR), domid);
     char *argv[MAINT_HIDE_MAX_PCI + 5], domarg[12], bdfs[MAINT_HIDE_MAX_PCI][12];
     char buf[16] = "";
-    int pfd[2], status, n = 0;
+    int rfd = -1, rc, n = 0;
     struct pollfd p;
-    pid_t pid;
     unsigned i;
 
     snprintf(domarg, sizeof(domarg), "%u", domid);
@@ -243,51 +239,21 @@ static int start_pci_hole(maint_ctx *ctx, uint32_t domid, const maint_hide_spec 
     argv[n] = NULL;
     if (!logpath)
         return MAINT_ERROR_NOMEM;
-    if (pipe2(pfd, O_CLOEXEC) < 0) {
-        free(logpath);
-        return MAINT_ERROR_FAIL;
-    }
-    pid = fork();
-    if (pid < 0) {
-        close(pfd[0]);
-        close(pfd[1]);
-        free(logpath);
-        return MAINT_ERROR_FAIL;
-    }
-    if (pid == 0) {
-        /* Detach: a new session, and the shim a grandchild nobody waits for. */
-        int fd = open("/dev/null", O_RDWR), lfd;
-
-        lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0640);
-        if (lfd >= 0)
-            dup2(lfd, 2);
-        setsid();
-        if (fork() != 0)
-            _exit(0);
-        if (dup2(pfd[1], 3) < 0)
-            _exit(127);
-        if (fd >= 0) {
-            dup2(fd, 0);
-            dup2(fd, 1);
-        }
-        signal(SIGPIPE, SIG_DFL);
-        execv(shim, argv);
-        _exit(127);
-    }
-    close(pfd[1]);
+    rc = ctx->port.ops->spawn_detached(ctx->port.priv, argv, logpath, &rfd);
     free(logpath);
-    /* the intermediate child, ours alone (libxl reaps only its own) */
-    if (maint__child_wait(pid, &status) < 0)
-        LOGED(ctx->lg, WARN, domid, "waiting for the shim's launcher %ld", (long)pid);
-    p.fd = pfd[0];
+    if (rc != MAINT_OK) {
+        LOGD(ctx->lg, ERROR, domid, "cannot start the PCI-hole shim (%s)", shim);
+        return rc;
+    }
+    p.fd = rfd;
     p.events = POLLIN;
-    if (poll(&p, 1, 15000) == 1 && read(pfd[0], buf, sizeof(buf) - 1) > 0 &&
+    if (poll(&p, 1, 15000) == 1 && read(rfd, buf, sizeof(buf) - 1) > 0 &&
         !strncmp(buf, "ready", 5)) {
-        close(pfd[0]);
+        close(rfd);
         LOGD(ctx->lg, INFO, domid, "PCI-hole shim claims %u slot(s)", hide->nr_pci);
         return MAINT_OK;
     }
-    close(pfd[0]);
+    close(rfd);
     LOGD(ctx->lg, ERROR, domid, "the PCI-hole shim (%s) did not start", shim);
     return MAINT_ERROR_FAIL;
 }

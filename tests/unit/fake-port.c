@@ -49,6 +49,8 @@ struct fake_port {
     GList *death_watches;        /* uint32_t* (the watch handles) */
     GHashTable *reasons;         /* domid -> shutdown reason + 1 */
     uint64_t host_free_kb;       /* host_info answers it (0: UNAVAILABLE) */
+    bool spawn_fails;            /* a spawned program never says ready */
+    char *last_spawn;            /* its argv, space-separated */
 };
 
 /* What the caller's loop is told next: a domain event, or an asynchronous
@@ -678,6 +680,7 @@ static void f_close(void *priv)
         free(g_array_index(fp->domains, maint_domain_info, i).name);
     g_array_free(fp->domains, TRUE);
     free(fp->last_created);
+    g_free(fp->last_spawn);
     close(fp->pipe[0]);
     close(fp->pipe[1]);
     g_rec_mutex_clear(&fp->lock);
@@ -856,6 +859,25 @@ static int f_set_memory_target(void *priv, uint32_t domid, uint64_t kb)
     return rc;
 }
 
+/* Nothing runs: the program's readiness is what the test said. */
+static int f_spawn_detached(void *priv, char *const argv[], const char *log_path,
+                            int *ready_fd_r)
+{
+    fake_port *fp = priv;
+    LOCKED(fp);
+    int pfd[2];
+
+    g_free(fp->last_spawn);
+    fp->last_spawn = g_strjoinv(" ", (char **)argv);
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return MAINT_ERROR_FAIL;
+    if (!fp->spawn_fails && write(pfd[1], "ready\n", 6) != 6)
+        abort();
+    close(pfd[1]);
+    *ready_fd_r = pfd[0];
+    return MAINT_OK;
+}
+
 void fake_port_shutdown(fake_port *fp, uint32_t domid, int reason)
 {
     LOCKED(fp);
@@ -883,6 +905,7 @@ static const maint__port_ops fake_ops = {
     .domain_shutdown = f_shutdown,
     .name_to_domid = f_name_to_domid, .dm_pci_bus0 = f_dm_pci_bus0,
     .shutdown_reason = f_shutdown_reason, .set_memory_target = f_set_memory_target,
+    .spawn_detached = f_spawn_detached,
     .events_attach = f_events_attach, .loop_fd_occurred = f_fd_occurred,
     .loop_timeout_occurred = f_timeout_occurred, .death_watch = f_death_watch,
     .death_unwatch = f_death_unwatch, .destroy_async = f_destroy_async,
@@ -1043,4 +1066,16 @@ void fake_port_set_host_free(fake_port *fp, uint64_t kb)
 {
     LOCKED(fp);
     fp->host_free_kb = kb;
+}
+
+void fake_port_set_spawn_fails(fake_port *fp, bool fails)
+{
+    LOCKED(fp);
+    fp->spawn_fails = fails;
+}
+
+const char *fake_port_last_spawn(fake_port *fp)
+{
+    LOCKED(fp);
+    return fp->last_spawn;
 }

@@ -455,22 +455,32 @@ static void note_stage(void *user, const char *stage, int percent)
 /* Creation against the fake hypervisor: created paused, marked, unpaused,
  * ready; a substitute that crashes, never answers or cannot be created
  * leaves nothing behind. */
-static void test_substitute_create(void)
+/* A context on a fake hypervisor with HVM domain 7 "web2"; new domains get
+ * ids from first on and are played by guest_play as *how says. */
+static maint_ctx *hvm_host(fake_port **fp_r, uint32_t first, const char **how)
 {
     maint__port port;
-    fake_port *fp = fake_port_new(&port);
     maint_domain_info web2 = { .domid = 7, .name = (char *)"web2" };
+    maint_ctx *ctx = NULL;
+
+    *fp_r = fake_port_new(&port);
+    CU_ASSERT_EQUAL_FATAL(maint__ctx_from_port(&ctx, NULL, &port), MAINT_OK);
+    fake_port_add_domain(*fp_r, &web2);
+    fake_port_set_config_fill(*fp_r, sample_hvm);
+    fake_port_set_hypervisor(*fp_r, first, guest_play, how);
+    return ctx;
+}
+
+static void test_substitute_create(void)
+{
+    fake_port *fp;
     const char *how = "ready";
     GString *stages = g_string_new("");
-    maint_ctx *ctx = NULL;
+    maint_ctx *ctx = hvm_host(&fp, 20, &how);
     maint_substitute_opts o;
     uint32_t id = 0, other;
     int64_t t0;
 
-    CU_ASSERT_EQUAL_FATAL(maint__ctx_from_port(&ctx, NULL, &port), MAINT_OK);
-    fake_port_add_domain(fp, &web2);
-    fake_port_set_config_fill(fp, sample_hvm);
-    fake_port_set_hypervisor(fp, 20, guest_play, &how);
     maint_substitute_opts_init(&o);
     o.memory_kb = 131072;
 
@@ -506,6 +516,39 @@ static void test_substitute_create(void)
     g_string_free(stages, TRUE);
 }
 
+/* An HVM substitute with a hidden PCI function: the PCI-hole shim is
+ * started for it (its domid and the slot) before it runs; a shim that never
+ * says it is ready fails the creation and leaves no domain. */
+static void test_substitute_pci_hole(void)
+{
+    fake_port *fp;
+    const char *how = "ready";
+    GString *stages = g_string_new("");
+    maint_ctx *ctx = hvm_host(&fp, 30, &how);
+    maint_substitute_opts o;
+    uint32_t id = 0, other;
+
+    CU_ASSERT_EQUAL(maint_ctx_set_path(ctx, MAINT_PATH_PCI_HOLE_SHIM, "/opt/shim"), MAINT_OK);
+    maint_substitute_opts_init(&o);
+    CU_ASSERT_EQUAL(maint_hide_spec_add_pci(&o.hide, "00:04.0"), MAINT_OK);
+    CU_ASSERT_EQUAL(maint_substitute_create(ctx, 7, &o, 2000, note_stage, stages, &id), MAINT_OK);
+    CU_ASSERT_EQUAL(id, 30);
+    CU_ASSERT_STRING_EQUAL(fake_port_last_spawn(fp) ?: "", "/opt/shim --ready-fd=3 30 00:04.0");
+    CU_ASSERT_PTR_NOT_NULL(strstr(stages->str, "hide:40 pci-hole:45 unpause:50"));
+    maint_substitute_opts_dispose(&o);
+
+    maint_substitute_opts_init(&o);
+    o.name = "no-shim";
+    CU_ASSERT_EQUAL(maint_hide_spec_add_pci(&o.hide, "00:04.0"), MAINT_OK);
+    fake_port_set_spawn_fails(fp, true);
+    CU_ASSERT_EQUAL(maint_substitute_create(ctx, 7, &o, 2000, NULL, NULL, &id), MAINT_ERROR_FAIL);
+    CU_ASSERT_EQUAL(maint_domain_lookup(ctx, "no-shim", &other), MAINT_ERROR_NOENT);
+    CU_ASSERT_PTR_NULL(fake_port_get(fp, "/local/domain/31/name"));
+    maint_substitute_opts_dispose(&o);
+    maint_ctx_close(ctx);
+    g_string_free(stages, TRUE);
+}
+
 void suite_substitute_register(void)
 {
     CU_pSuite s = CU_add_suite("substitute", NULL, NULL);
@@ -519,6 +562,8 @@ void suite_substitute_register(void)
     CU_add_test(s, "readiness: only the new domain's console lines", test_log_readiness);
     CU_add_test(s, "creation on the fake hypervisor, nothing left on failure",
                 test_substitute_create);
+    CU_add_test(s, "an HVM substitute's PCI hole: the shim started, or nothing left",
+                test_substitute_pci_hole);
     CU_add_test(s, "hiding spec: what a domain already hides", test_hide_spec_read);
     CU_add_test(s, "hiding PCI from HVM: asked of its device model", test_hide_pci_checked);
 }

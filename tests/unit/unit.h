@@ -91,6 +91,10 @@ void fake_port_set_conflict_once(fake_port *fp, bool on);
 void fake_port_shutdown(fake_port *fp, uint32_t domid, int reason);
 /* host_info answers a host with kb free (0: UNAVAILABLE, the default). */
 void fake_port_set_host_free(fake_port *fp, uint64_t kb);
+/* spawn_detached runs nothing: it records argv (last_spawn, space-separated,
+ * not a copy) and the program says "ready" on fd 3 unless told it fails. */
+void fake_port_set_spawn_fails(fake_port *fp, bool fails);
+const char *fake_port_last_spawn(fake_port *fp);
 unsigned fake_port_conflicts(fake_port *fp);
 unsigned fake_port_commits(fake_port *fp);
 
