@@ -411,55 +411,21 @@ MAINT_EXPORT void maint_workflow_info_free(maint_workflow_info *info)
     free(info);
 }
 
-MAINT_EXPORT const char *maint_workflow_info_id(const maint_workflow_info *info)
-{
-    return info->id;
-}
+/* An accessor: maint_workflow_info_NAME returns EXPR of info. */
+#define INFO_GET(type, name, expr) \
+    MAINT_EXPORT type maint_workflow_info_##name(const maint_workflow_info *info) \
+    { return (expr); }
 
-MAINT_EXPORT maint_workflow_kind maint_workflow_info_kind(const maint_workflow_info *info)
-{
-    return maint_workflow_kind_from_name(info->type);
-}
-
-MAINT_EXPORT const char *maint_workflow_info_kind_name(const maint_workflow_info *info)
-{
-    return info->type;
-}
-
-MAINT_EXPORT const char *maint_workflow_info_domain(const maint_workflow_info *info)
-{
-    return info->domain;
-}
-
-MAINT_EXPORT const char *maint_workflow_info_substitute(const maint_workflow_info *info)
-{
-    return info->substitute;
-}
-
-MAINT_EXPORT maint_workflow_state maint_workflow_info_state(const maint_workflow_info *info)
-{
-    return info->st;
-}
-
-MAINT_EXPORT const char *maint_workflow_info_state_name(const maint_workflow_info *info)
-{
-    return info->state;
-}
-
-MAINT_EXPORT const char *maint_workflow_info_step(const maint_workflow_info *info)
-{
-    return info->step;
-}
-
-MAINT_EXPORT const char *maint_workflow_info_message(const maint_workflow_info *info)
-{
-    return info->message;
-}
-
-MAINT_EXPORT unsigned maint_workflow_info_nr_steps(const maint_workflow_info *info)
-{
-    return info->nr_steps;
-}
+INFO_GET(const char *, id, info->id)
+INFO_GET(maint_workflow_kind, kind, maint_workflow_kind_from_name(info->type))
+INFO_GET(const char *, kind_name, info->type)
+INFO_GET(const char *, domain, info->domain)
+INFO_GET(const char *, substitute, info->substitute)
+INFO_GET(maint_workflow_state, state, info->st)
+INFO_GET(const char *, state_name, info->state)
+INFO_GET(const char *, step, info->step)
+INFO_GET(const char *, message, info->message)
+INFO_GET(unsigned, nr_steps, info->nr_steps)
 
 MAINT_EXPORT const char *maint_workflow_info_step_name(const maint_workflow_info *info,
                                                        unsigned i)

@@ -126,20 +126,20 @@ MAINT_EXPORT int maint_domain_config_json(maint_ctx *ctx, uint32_t domid,
     return ctx->port.ops->domain_config_json(ctx->port.priv, domid, json_r);
 }
 
+#define DOM(member, type) MAINT__OF(maint_domain_info, member, type)
+static const maint__ofield who[] = { DOM(domid, U32), DOM(name, STRP), DOM(uuid, STRA) };
+static const maint__ofield sizes[] = {
+    DOM(mem_target_kb, U64), DOM(mem_actual_kb, U64), DOM(mem_max_kb, U64),
+    DOM(vcpus_online, U32), DOM(vcpus_max, U32), DOM(cpu_time_ns, U64),
+};
+
 static void gen_domain(maint__json *j, const maint_domain_info *d)
 {
     maint__json_map_open(j);
-    maint__json_kv_uint(j, "domid", d->domid);
-    maint__json_kv_string(j, "name", d->name);
-    maint__json_kv_string(j, "uuid", d->uuid);
+    maint__json_kv_struct(j, d, who, 3);
     maint__json_kv_string(j, "state", maint_domain_state_name(d->state));
     maint__json_kv_string(j, "type", maint_domain_type_name(d->type));
-    maint__json_kv_uint(j, "mem_target_kb", d->mem_target_kb);
-    maint__json_kv_uint(j, "mem_actual_kb", d->mem_actual_kb);
-    maint__json_kv_uint(j, "mem_max_kb", d->mem_max_kb);
-    maint__json_kv_uint(j, "vcpus_online", d->vcpus_online);
-    maint__json_kv_uint(j, "vcpus_max", d->vcpus_max);
-    maint__json_kv_uint(j, "cpu_time_ns", d->cpu_time_ns);
+    maint__json_kv_struct(j, d, sizes, 6);
     maint__json_map_close(j);
 }
 

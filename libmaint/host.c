@@ -98,6 +98,13 @@ MAINT_EXPORT int maint_host_info_get(maint_ctx *ctx, maint_host_info *info_r)
     return MAINT_OK;
 }
 
+#define HOST(member, type) MAINT__OF(maint_host_info, member, type)
+static const maint__ofield host_fields[] = {
+    HOST(xen_version, STRP), HOST(host_id, STRP), HOST(cpu_signature, STRP),
+    HOST(nr_cpus, U32), HOST(threads_per_core, U32), HOST(cores_per_socket, U32),
+    HOST(cpu_khz, U32), HOST(total_kb, U64), HOST(free_kb, U64),
+};
+
 MAINT_EXPORT char *maint_host_info_to_json(const maint_host_info *info)
 {
     maint__json *j = maint__json_new();
@@ -106,15 +113,7 @@ MAINT_EXPORT char *maint_host_info_to_json(const maint_host_info *info)
     if (!j)
         return NULL;
     maint__json_map_open(j);
-    maint__json_kv_string(j, "xen_version", info->xen_version);
-    maint__json_kv_string(j, "host_id", info->host_id);
-    maint__json_kv_string(j, "cpu_signature", info->cpu_signature);
-    maint__json_kv_uint(j, "nr_cpus", info->nr_cpus);
-    maint__json_kv_uint(j, "threads_per_core", info->threads_per_core);
-    maint__json_kv_uint(j, "cores_per_socket", info->cores_per_socket);
-    maint__json_kv_uint(j, "cpu_khz", info->cpu_khz);
-    maint__json_kv_uint(j, "total_kb", info->total_kb);
-    maint__json_kv_uint(j, "free_kb", info->free_kb);
+    maint__json_kv_struct(j, info, host_fields, sizeof(host_fields) / sizeof(host_fields[0]));
     maint__json_key(j, "virt_caps");
     maint__json_array_open(j);
     if (info->pv)

@@ -330,6 +330,26 @@ typedef struct maint__jfield {
 int maint__json_fields(xentoollog_logger *lg, const char *what, struct yajl_val_s *obj,
                        const maint__jfield *fields, unsigned nr, void *base);
 
+/*
+ * The other way: members of a C struct written as keys of the map the
+ * caller has open, named as the members are.  STRP a char * (NULL: null),
+ * STRA a char array, U32 a uint32_t or unsigned, U64 a uint64_t, BOOL a bool.
+ */
+typedef enum maint__otype {
+    MAINT__O_STRP, MAINT__O_STRA, MAINT__O_U32, MAINT__O_U64, MAINT__O_BOOL
+} maint__otype;
+
+typedef struct maint__ofield {
+    const char *key;
+    maint__otype type;
+    size_t offset;
+} maint__ofield;
+
+#define MAINT__OF(st, member, type) { #member, MAINT__O_##type, offsetof(st, member) }
+
+void maint__json_kv_struct(maint__json *j, const void *base, const maint__ofield *fields,
+                           unsigned nr);
+
 /* ---- The request protocol (xenstore-schema/xenstore-paths.md) ---------- */
 
 #define MAINT_NONCE_LEN 32        /* hex digits of a request's nonce */

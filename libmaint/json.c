@@ -268,6 +268,26 @@ static bool jfield_store(const maint__jfield *f, yajl_val v, void *base, bool *n
     return false;
 }
 
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "U32 serves unsigned members too");
+
+void maint__json_kv_struct(maint__json *j, const void *base, const maint__ofield *fields,
+                           unsigned nr)
+{
+    for (unsigned i = 0; i < nr; i++) {
+        const maint__ofield *f = &fields[i];
+        const char *p = (const char *)base + f->offset;
+
+        maint__json_key(j, f->key);
+        switch (f->type) {
+        case MAINT__O_STRP: maint__json_string(j, *(char *const *)p); break;
+        case MAINT__O_STRA: maint__json_string(j, p); break;
+        case MAINT__O_U32: maint__json_uint(j, *(const uint32_t *)p); break;
+        case MAINT__O_U64: maint__json_uint(j, *(const uint64_t *)p); break;
+        case MAINT__O_BOOL: maint__json_bool(j, *(const bool *)p); break;
+        }
+    }
+}
+
 int maint__json_fields(xentoollog_logger *lg, const char *what, yajl_val obj,
                        const maint__jfield *fields, unsigned nr, void *base)
 {

@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "arbiter.h"
+#include "internal.h"
 
 #define FAIL(msg) do { *why_r = (msg); return -1; } while (0)
 
@@ -270,55 +270,48 @@ int arb_check(const arb *a, uint64_t host_kb, const char **why_r)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-#define S(g, s) yajl_gen_string(g, (const unsigned char *)(s), strlen(s))
+#define PAIR(member, type) MAINT__OF(arb_pair, member, type)
+#define AREA(member, type) MAINT__OF(arb_area, member, type)
+static const maint__ofield top_fields[] = {
+    MAINT__OF(arb, free_kb, U64), MAINT__OF(arb, reserve_kb, U64),
+};
+static const maint__ofield pair_fields[] = {
+    PAIR(active, U32), PAIR(standby, U32), PAIR(active_target_kb, U64),
+    PAIR(active_max_kb, U64), PAIR(standby_target_kb, U64), PAIR(standby_max_kb, U64),
+    PAIR(standby_min_kb, U64), PAIR(failed_over, BOOL),
+};
+static const maint__ofield area_fields[] = {
+    AREA(name, STRA), AREA(kb, U64), AREA(owner, U32), AREA(failover, U32),
+};
+
+/* rows: nr structs of `size` bytes from base, each a map of its fields */
+static void rows(maint__json *j, const char *key, const void *base, size_t size, unsigned nr,
+                 const maint__ofield *fields, unsigned nr_fields)
+{
+    maint__json_key(j, key);
+    maint__json_array_open(j);
+    for (unsigned i = 0; i < nr; i++) {
+        maint__json_map_open(j);
+        maint__json_kv_struct(j, (const char *)base + i * size, fields, nr_fields);
+        maint__json_map_close(j);
+    }
+    maint__json_array_close(j);
+}
+
+#define N(t) (unsigned)(sizeof(t) / sizeof(t[0]))
 
 char *arb_to_json(const arb *a)
 {
-    yajl_gen g = yajl_gen_alloc(NULL);
-    const unsigned char *buf;
-    size_t len;
-    char *out = NULL;
+    maint__json *j = maint__json_new();
 
-    if (!g)
+    if (!j)
         return NULL;
-    yajl_gen_map_open(g);
-    S(g, "free_kb"); yajl_gen_integer(g, (long long)a->free_kb);
-    S(g, "reserve_kb"); yajl_gen_integer(g, (long long)a->reserve_kb);
-    S(g, "pairs");
-    yajl_gen_array_open(g);
-    for (unsigned i = 0; i < a->nr_pairs; i++) {
-        const arb_pair *p = &a->pairs[i];
-        yajl_gen_map_open(g);
-        S(g, "active"); yajl_gen_integer(g, p->active);
-        S(g, "standby"); yajl_gen_integer(g, p->standby);
-        S(g, "active_target_kb"); yajl_gen_integer(g, (long long)p->active_target_kb);
-        S(g, "active_max_kb"); yajl_gen_integer(g, (long long)p->active_max_kb);
-        S(g, "standby_target_kb"); yajl_gen_integer(g, (long long)p->standby_target_kb);
-        S(g, "standby_max_kb"); yajl_gen_integer(g, (long long)p->standby_max_kb);
-        S(g, "standby_min_kb"); yajl_gen_integer(g, (long long)p->standby_min_kb);
-        S(g, "failed_over"); yajl_gen_bool(g, p->failed_over);
-        yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
-    S(g, "areas");
-    yajl_gen_array_open(g);
-    for (unsigned i = 0; i < a->nr_areas; i++) {
-        const arb_area *ar = &a->areas[i];
-        yajl_gen_map_open(g);
-        S(g, "name"); S(g, ar->name);
-        S(g, "kb"); yajl_gen_integer(g, (long long)ar->kb);
-        S(g, "owner"); yajl_gen_integer(g, ar->owner);
-        S(g, "failover"); yajl_gen_integer(g, ar->failover);
-        yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-    if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok && (out = malloc(len + 1))) {
-        memcpy(out, buf, len);
-        out[len] = 0;
-    }
-    yajl_gen_free(g);
-    return out;
+    maint__json_map_open(j);
+    maint__json_kv_struct(j, a, top_fields, N(top_fields));
+    rows(j, "pairs", a->pairs, sizeof(arb_pair), a->nr_pairs, pair_fields, N(pair_fields));
+    rows(j, "areas", a->areas, sizeof(arb_area), a->nr_areas, area_fields, N(area_fields));
+    maint__json_map_close(j);
+    return maint__json_finish(j);
 }
 
 static bool get_u64(yajl_val o, const char *key, uint64_t max, uint64_t *v)
@@ -330,6 +323,43 @@ static bool get_u64(yajl_val o, const char *key, uint64_t max, uint64_t *v)
         (uint64_t)YAJL_GET_INTEGER(n) > max)
         return false;
     *v = (uint64_t)YAJL_GET_INTEGER(n);
+    return true;
+}
+
+/* The fields of a table's row back from o, each checked: sizes up to
+ * ARB_MAX_KB, domids up to 0x7fef, names as arb_request takes them. */
+static bool read_fields(yajl_val o, void *base, const maint__ofield *f, unsigned nr)
+{
+    for (unsigned i = 0; i < nr; i++) {
+        const char *path[] = { f[i].key, NULL };
+        yajl_val v = yajl_tree_get(o, path, yajl_t_any);
+        char *p = (char *)base + f[i].offset;
+        uint64_t u;
+
+        switch (f[i].type) {
+        case MAINT__O_U64:
+            if (!get_u64(o, f[i].key, ARB_MAX_KB, (uint64_t *)p))
+                return false;
+            break;
+        case MAINT__O_U32:
+            if (!get_u64(o, f[i].key, 0x7fef, &u))
+                return false;
+            *(uint32_t *)p = (uint32_t)u;
+            break;
+        case MAINT__O_BOOL:
+            if (!v || !(YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)))
+                return false;
+            *(bool *)p = YAJL_IS_TRUE(v);
+            break;
+        case MAINT__O_STRA:         /* the only one: an area's name */
+            if (!v || !YAJL_IS_STRING(v) || !name_ok(YAJL_GET_STRING(v)))
+                return false;
+            snprintf(p, ARB_NAME_MAX + 1, "%s", YAJL_GET_STRING(v));
+            break;
+        default:
+            return false;
+        }
+    }
     return true;
 }
 
@@ -348,48 +378,21 @@ int arb_from_json(arb *a, const char *json, const char **why_r)
     pairs = yajl_tree_get(v, pp, yajl_t_array);
     areas = yajl_tree_get(v, pa, yajl_t_array);
     *why_r = "the table lacks free_kb, reserve_kb, pairs or areas";
-    if (!get_u64(v, "free_kb", ARB_MAX_KB, &n.free_kb) ||
-        !get_u64(v, "reserve_kb", ARB_MAX_KB, &n.reserve_kb) || !pairs || !areas)
+    if (!read_fields(v, &n, top_fields, N(top_fields)) || !pairs || !areas)
         goto out;
     *why_r = "too many pairs or areas";
     if (pairs->u.array.len > ARB_MAX_PAIRS || areas->u.array.len > ARB_MAX_AREAS)
         goto out;
     *why_r = "a malformed pair";
-    for (size_t i = 0; i < pairs->u.array.len; i++) {
-        yajl_val o = pairs->u.array.values[i];
-        const char *pf[] = { "failed_over", NULL };
-        yajl_val f = yajl_tree_get(o, pf, yajl_t_any);
-        arb_pair *p = &n.pairs[n.nr_pairs++];
-        uint64_t act, sb;
-
-        if (!get_u64(o, "active", 0x7fef, &act) || !get_u64(o, "standby", 0x7fef, &sb) ||
-            !get_u64(o, "active_target_kb", ARB_MAX_KB, &p->active_target_kb) ||
-            !get_u64(o, "active_max_kb", ARB_MAX_KB, &p->active_max_kb) ||
-            !get_u64(o, "standby_target_kb", ARB_MAX_KB, &p->standby_target_kb) ||
-            !get_u64(o, "standby_max_kb", ARB_MAX_KB, &p->standby_max_kb) ||
-            !get_u64(o, "standby_min_kb", ARB_MAX_KB, &p->standby_min_kb) ||
-            !f || !(YAJL_IS_TRUE(f) || YAJL_IS_FALSE(f)))
+    for (size_t i = 0; i < pairs->u.array.len; i++)
+        if (!read_fields(pairs->u.array.values[i], &n.pairs[n.nr_pairs++], pair_fields,
+                         N(pair_fields)))
             goto out;
-        p->active = (uint32_t)act;
-        p->standby = (uint32_t)sb;
-        p->failed_over = YAJL_IS_TRUE(f);
-    }
     *why_r = "a malformed area";
-    for (size_t i = 0; i < areas->u.array.len; i++) {
-        yajl_val o = areas->u.array.values[i];
-        const char *pn[] = { "name", NULL };
-        yajl_val nm = yajl_tree_get(o, pn, yajl_t_string);
-        arb_area *ar = &n.areas[n.nr_areas++];
-        uint64_t owner, fo;
-
-        if (!nm || !name_ok(YAJL_GET_STRING(nm)) ||
-            !get_u64(o, "kb", ARB_MAX_KB, &ar->kb) || !get_u64(o, "owner", 0x7fef, &owner) ||
-            !get_u64(o, "failover", 0x7fef, &fo))
+    for (size_t i = 0; i < areas->u.array.len; i++)
+        if (!read_fields(areas->u.array.values[i], &n.areas[n.nr_areas++], area_fields,
+                         N(area_fields)))
             goto out;
-        snprintf(ar->name, sizeof(ar->name), "%s", YAJL_GET_STRING(nm));
-        ar->owner = (uint32_t)owner;
-        ar->failover = (uint32_t)fo;
-    }
     *a = n;
     rc = 0;
 out:

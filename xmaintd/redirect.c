@@ -52,6 +52,11 @@ static char *services_path(xmd *d)
     return g_build_filename(d->state_dir, "services.json", NULL);
 }
 
+#define SVC(member, type) MAINT__OF(xmd_service, member, type)
+static const maint__ofield service_fields[] = {
+    SVC(app, STRP), SVC(vip, STRP), SVC(port, U32), SVC(domain, STRP), SVC(addr, STRP),
+};
+
 static char *services_json_locked(xmd *d)
 {
     maint__json *j = maint__json_new();
@@ -61,11 +66,7 @@ static char *services_json_locked(xmd *d)
         xmd_service *s = g_ptr_array_index(d->services, i);
 
         maint__json_map_open(j);
-        maint__json_kv_string(j, "app", s->app);
-        maint__json_kv_string(j, "vip", s->vip);
-        maint__json_kv_uint(j, "port", s->port);
-        maint__json_kv_string(j, "domain", s->domain);
-        maint__json_kv_string(j, "addr", s->addr);
+        maint__json_kv_struct(j, s, service_fields, G_N_ELEMENTS(service_fields));
         maint__json_map_close(j);
     }
     maint__json_array_close(j);
