@@ -239,6 +239,21 @@ static gboolean copy_state(const xmd_appmove *m, const maint_app *a, const char 
     return state_done(m, dst, recv_seq, dst_name, "take", a, error);
 }
 
+/* A state move that failed after the application stopped in src: it is
+ * started there again (its state is still there) rather than left running
+ * nowhere (a failure past a workflow's point of no return, with no
+ * rollback after it, left it so).  FALSE: the move failed all the same. */
+static gboolean restart_in_src(const xmd_appmove *m, const maint_app *a, const char *src_name,
+                               uint32_t src)
+{
+    g_autoptr(GError) e = NULL;
+
+    say(m, "%s: not moved; starting it in %s again", a->name, src_name);
+    if (!xmd_app_cmd(m->ctx, src, "start", a->name, CMD_TIMEOUT_MS, &e))
+        g_warning("%s: cannot start it in %s again: %s", a->name, src_name, e->message);
+    return FALSE;
+}
+
 gboolean xmd_app_move(const xmd_appmove *m, const maint_app *a, const char *src_name,
                       uint32_t src, const char *dst_name, uint32_t dst, gboolean src_alive,
                       GError **error)
@@ -262,11 +277,11 @@ gboolean xmd_app_move(const xmd_appmove *m, const maint_app *a, const char *src_
             return FALSE;
         xmd_fault_point("transfer", FALSE);
         if (!copy_state(m, a, src_name, src, dst_name, dst, error))
-            return FALSE;
+            return restart_in_src(m, a, src_name, src);
     }
     say(m, "%s: starting it in %s", a->name, dst_name);
     if (!xmd_app_cmd(m->ctx, dst, "start", a->name, CMD_TIMEOUT_MS, error))
-        return FALSE;
+        return src_alive ? restart_in_src(m, a, src_name, src) : FALSE;
     /* an application with a service address: its traffic follows it */
     if (a->port && (!answers(m, a, dst_name, dst, FALSE, error) ||
                     xmd_service_retarget(m->d, m->ctx, a->name, src_name, dst_name, error) < 0))
