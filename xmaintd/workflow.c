@@ -202,6 +202,28 @@ static xmd_wf *busy_with(xmd *d, const char *name)
     return NULL;
 }
 
+/* Under wf_list_lock: "STAMP-TYPE-DOMID", with "-N" after it when a
+ * workflow of that kind on that domain started in the same second (its id,
+ * its journal, are taken). */
+static char *new_id(xmd *d, const char *type, uint32_t domid)
+{
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
+    char *id = g_strdup_printf("%s-%s-%u", stamp, type, domid);
+
+    for (unsigned n = 2;; n++) {
+        g_autofree char *journal = xmd_journal_path(d, id);
+        gboolean taken = g_file_test(journal, G_FILE_TEST_EXISTS);
+
+        for (guint i = 0; i < d->workflows->len && !taken; i++)
+            taken = !strcmp(((xmd_wf *)g_ptr_array_index(d->workflows, i))->id, id);
+        if (!taken)
+            return id;
+        g_free(id);
+        id = g_strdup_printf("%s-%s-%u-%u", stamp, type, domid, n);
+    }
+}
+
 char *xmd_workflow_start(xmd *d, maint__args *args, GError **error)
 {
     /* type and domain are required by the schema, substitute optional */
@@ -257,9 +279,7 @@ char *xmd_workflow_start(xmd *d, maint__args *args, GError **error)
             goto out;
         }
         {
-            g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-            g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
-            id = g_strdup_printf("%s-%s-%u", stamp, type, domid);
+            id = new_id(d, type, domid);
         }
         w = xmd_wf_new(d, id, xmd_wf_kind_find(type), info.name, subname, args);
         maint_domain_info_dispose(&info);

@@ -202,6 +202,7 @@ static void world_new(gboolean conflicts)
     fake_port_put(W.fp, "/local/domain/5/name", "g");
     fake_agent_boot(W.agent, ORIG_DOMID);
     CU_ASSERT_EQUAL_FATAL(world_ctx_open(&d.ctx, NULL, 0), MAINT_OK);
+    d.hv = TRUE;            /* the fake's hypervisor */
     xmd_services_fini(&d);
     unlink(sj);
     xmd_services_load(&d);
@@ -329,6 +330,31 @@ static void write_start(const char *id, const kind_case *kc)
         "\"drain_ms\":20,\"timeout_ms\":1000,%s}}\n", kc->type, kc->type, kc->args);
 
     CU_ASSERT_FATAL(g_file_set_contents(path, text, -1, NULL));
+}
+
+/* Started as a workflow-start request starts it (xmd_workflow_start): its
+ * id, or NULL. */
+static char *start_now(const kind_case *kc)
+{
+    g_autofree char *json = g_strdup_printf(
+        "{\"type\":\"%s\",\"domain\":\"g\",\"drain_ms\":20,\"timeout_ms\":1000,%s}",
+        kc->type, kc->args);
+    struct yajl_val_s *tree = maint__json_parse(json, strlen(json));
+    g_autoptr(GError) e = NULL;
+    maint__args a;
+    char *err = NULL, *id = NULL;
+
+    maint__args_init(&a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tree);
+    if (maint__args_parse("workflow-start", tree, &a, &err) == MAINT_OK &&
+        !(id = xmd_workflow_start(&d, &a, &e)))
+        fprintf(stderr, "\nworkflow-start %s: %s\n", kc->type, e->message);
+    if (err)
+        fprintf(stderr, "\nworkflow-start %s: %s\n", kc->type, err);
+    free(err);
+    maint__args_dispose(&a);
+    yajl_tree_free(tree);
+    return id;
 }
 
 /* Wait (10 s at most) until the one workflow has ended: its state. */
@@ -501,8 +527,7 @@ static unsigned run_case(const kind_case *kc, guint fail, gboolean conflicts)
 {
     const xmd_wf_kind *k = xmd_wf_kind_find(kc->type);
     const fault *f = fail < k->nr_steps ? fault_for(k->steps[fail].name) : NULL;
-    g_autofree char *id = g_strdup_printf("%s-%s%s", kc->type,
-                                          f ? f->step : "ok", conflicts ? "-conflicts" : "");
+    g_autofree char *id = NULL;
     g_autofree char *state = NULL, *live = NULL;
     const char *want = "done", *apps_in, *left;
     uint32_t g;
@@ -524,8 +549,15 @@ static unsigned run_case(const kind_case *kc, guint fail, gboolean conflicts)
     W.fail_destroy = f ? f->destroy : NULL;
     if (f && f->refuse_in)
         fake_agent_refuse(W.agent, f->refuse_in, f->op, f->app);
-    write_start(id, kc);
-    xmd_workflows_init(&d);
+    if (f) {        /* resumed from its journal, as after a restart */
+        id = g_strdup_printf("%s-%s%s", kc->type, f->step, conflicts ? "-conflicts" : "");
+        write_start(id, kc);
+        xmd_workflows_init(&d);
+    } else {        /* started by a request */
+        xmd_workflows_init(&d);
+        id = start_now(kc);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+    }
     state = wait_end();
     xmd_workflows_fini(&d);
     if (strcmp(state, want) || getenv("TEST_VERBOSE"))
