@@ -45,6 +45,14 @@ extern "C" {
  *   0x000100  domains, host, requests, substitutes, the agent
  *   0x000200  typed workflows, services and standby pairs; workflow events
  *             with an fd and cancellation; unsigned counts (soname 1)
+ *
+ * ABI: the objects of the typed API (workflow, service and standby options
+ * and results) are opaque, with accessors: they gain members without
+ * breaking a program.  The structs of 0x000100 that a caller declares
+ * (domain and host information, the hiding spec, substitute options,
+ * application entries) follow libxl's rule for its IDL structs: always
+ * through their _init/_dispose, a member added only at the end, with a
+ * soname bump and a MAINT_HAVE_* macro.
  */
 #define MAINT_API_VERSION 0x000200 /* 0.2.0 */
 
