@@ -454,8 +454,19 @@ MAINT_EXPORT int maint_domain_retire(maint_ctx *ctx, uint32_t domid, unsigned ti
 
     if (!ctx || domid == 0)
         return MAINT_ERROR_INVAL;
-    if (!ctx->port.ops->xs_introduced(ctx->port.priv, domid))
-        return MAINT_OK;
+    if (!ctx->port.ops->xs_introduced(ctx->port.priv, domid)) {
+        /* xenstored does not know a domain whose building stopped early
+         * (its toolstack killed): the hypervisor does, and it goes */
+        maint_domain_info info;
+
+        maint_domain_info_init(&info);
+        rc = ctx->port.ops->domain_info(ctx->port.priv, domid, &info);
+        maint_domain_info_dispose(&info);
+        if (rc != MAINT_OK)
+            return MAINT_OK;
+        LOGD(ctx->lg, WARN, domid, "half built (unknown to xenstored): destroying it");
+        return ctx->port.ops->domain_destroy(ctx->port.priv, domid);
+    }
     rc = ctx->port.ops->domain_shutdown(ctx->port.priv, domid);
     if (rc == MAINT_OK) {
         LOGD(ctx->lg, INFO, domid, "asked to shut down; waiting up to %u s", timeout_ms / 1000);

@@ -258,10 +258,9 @@ static int start_pci_hole(maint_ctx *ctx, uint32_t domid, const maint_hide_spec 
     return MAINT_ERROR_FAIL;
 }
 
-MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
-                                         const maint_substitute_opts *opts,
-                                         unsigned timeout_ms, maint_progress_fn *progress,
-                                         void *user, uint32_t *domid_r)
+static int create(maint_ctx *ctx, uint32_t domid, const maint_substitute_opts *opts,
+                  const char *uuid, unsigned timeout_ms, maint_progress_fn *progress,
+                  void *user, uint32_t *domid_r)
 {
     maint__port *port;
     libxl_domain_config cfg;
@@ -280,6 +279,11 @@ MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
     rc = derive(ctx, domid, opts, &cfg, &eff);
     if (rc)
         goto out;
+    if (uuid && libxl_uuid_from_string(&cfg.c_info.uuid, uuid)) {
+        LOGD(ctx->lg, ERROR, domid, "'%s' is not a UUID", uuid);
+        rc = MAINT_ERROR_INVAL;
+        goto out;
+    }
     log_from = 0;
     if (cfg.b_info.type == LIBXL_DOMAIN_TYPE_HVM && cfg.b_info.u.hvm.serial &&
         !strncmp(cfg.b_info.u.hvm.serial, "file:", 5) && !opts->console_log) {
@@ -355,4 +359,23 @@ out:
     libxl_domain_config_dispose(&cfg);
     return rc;
 #undef PROGRESS
+}
+
+MAINT_EXPORT int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
+                                         const maint_substitute_opts *opts,
+                                         unsigned timeout_ms, maint_progress_fn *progress,
+                                         void *user, uint32_t *domid_r)
+{
+    return create(ctx, domid, opts, NULL, timeout_ms, progress, user, domid_r);
+}
+
+MAINT_EXPORT int maint_substitute_create_uuid(maint_ctx *ctx, uint32_t domid,
+                                              const maint_substitute_opts *opts,
+                                              const char *uuid, unsigned timeout_ms,
+                                              maint_progress_fn *progress, void *user,
+                                              uint32_t *domid_r)
+{
+    if (!uuid)
+        return MAINT_ERROR_INVAL;
+    return create(ctx, domid, opts, uuid, timeout_ms, progress, user, domid_r);
 }

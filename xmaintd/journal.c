@@ -8,6 +8,10 @@
  *   start    type, domain, substitute, args (the first record)
  *   begin / done / fail STEP          a step's course
  *   rollback / undone / undo-failed   the rollback's
+ *   intent   STEP uuid name           a domain it is about to make: written
+ *                                     before anything is created, so after a
+ *                                     crash the domain is known as ours in
+ *                                     whatever state it was left
  *   created  STEP domid uuid          a domain the workflow made
  *   app, domain, resume               for the administrator
  *   end      state                    the last record
@@ -166,6 +170,17 @@ static void replay_record(xmd_wf *w, yajl_val v)
                 w->failed_step = w->kind->steps[i].name;
     } else if (!strcmp(ev, "created")) {
         replay_created(w, v);
+    } else if (!strcmp(ev, "intent") && st && !strcmp(st, "substitute")) {
+        const char *u = member(v, "uuid");
+
+        if (u && g_uuid_string_is_valid(u))
+            g_strlcpy(w->sub_uuid, u, sizeof(w->sub_uuid));
+    } else if (!strcmp(ev, "begin") && st) {
+        const char *pt[] = { "time", NULL };
+        yajl_val t = yajl_tree_get(v, pt, yajl_t_number);
+
+        if (t && YAJL_IS_INTEGER(t))
+            xmd_wf_began(w, st, YAJL_GET_INTEGER(t));
     } else if (!strcmp(ev, "rollback")) {
         w->rolling_back = TRUE;
     } else if (!strcmp(ev, "end")) {

@@ -250,6 +250,7 @@ gboolean xmd_service_add(xmd *d, maint_ctx *ctx, const char *app, const char *vi
                          unsigned port, const char *domain, GError **error)
 {
     xmd_service *s;
+    char *addr = domain_addr(d, ctx, domain);     /* before the lock, as retarget */
     gboolean ok = FALSE;
 
     g_mutex_lock(&svc_lock);
@@ -269,7 +270,8 @@ gboolean xmd_service_add(xmd *d, maint_ctx *ctx, const char *app, const char *vi
     s->vip = g_strdup(vip);
     s->port = port;
     s->domain = g_strdup(domain);
-    s->addr = domain_addr(d, ctx, domain);
+    s->addr = addr;
+    addr = NULL;
     if (!s->addr) {
         g_set_error(error, XMD_ERROR, 1, "domain %s has no address from its agent", domain);
         service_free(s);
@@ -285,6 +287,7 @@ gboolean xmd_service_add(xmd *d, maint_ctx *ctx, const char *app, const char *vi
     ok = TRUE;
 out:
     g_mutex_unlock(&svc_lock);
+    g_free(addr);
     return ok;
 }
 
@@ -311,7 +314,9 @@ int xmd_service_retarget(xmd *d, maint_ctx *ctx, const char *app, const char *fr
                          const char *to, GError **error)
 {
     xmd_service *s;
-    char *addr = NULL, *old_addr, *old_dom;
+    /* asked before the lock: no xenstore or hypervisor call is made with
+     * it held (a daemon killed in one would leave it held) */
+    char *addr = domain_addr(d, ctx, to), *old_addr, *old_dom;
     int rc = -1;
 
     g_mutex_lock(&svc_lock);
@@ -324,7 +329,7 @@ int xmd_service_retarget(xmd *d, maint_ctx *ctx, const char *app, const char *fr
                     s->domain, from ? from : "?");
         goto out;
     }
-    if (!(addr = domain_addr(d, ctx, to))) {
+    if (!addr) {
         g_set_error(error, XMD_ERROR, 1, "domain %s has no address from its agent", to);
         goto out;
     }

@@ -28,6 +28,7 @@ void xmd_wf_free(gpointer p)
     g_hash_table_destroy(w->done);
     g_hash_table_destroy(w->undone);
     g_array_free(w->created, TRUE);
+    g_hash_table_destroy(w->began);
     g_free(w->step);
     g_free(w->message);
     g_mutex_clear(&w->lock);
@@ -53,6 +54,7 @@ xmd_wf *xmd_wf_new(xmd *d, const char *id, const xmd_wf_kind *kind, const char *
     w->done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     w->undone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     w->created = g_array_new(FALSE, TRUE, sizeof(xmd_sd_created));
+    w->began = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_mutex_init(&w->lock);
     return w;
 }
@@ -137,6 +139,50 @@ gboolean xmd_wf_lookup(xmd_wf *w, const char *name, uint32_t *domid_r)
 gboolean xmd_wf_aborted(xmd_wf *w)
 {
     return g_atomic_int_get(&w->abort) != 0;
+}
+
+void xmd_wf_began(xmd_wf *w, const char *step, gint64 when)
+{
+    if (!g_hash_table_contains(w->began, step))
+        g_hash_table_insert(w->began, g_strdup(step), g_memdup2(&when, sizeof(when)));
+}
+
+unsigned xmd_wf_time_left(xmd_wf *w, const char *step, unsigned timeout_ms,
+                          unsigned floor_ms)
+{
+    const gint64 *began = g_hash_table_lookup(w->began, step);
+    gint64 left = timeout_ms;
+
+    if (began)
+        left -= g_get_real_time() / 1000 - *began;
+    return left < floor_ms ? floor_ms : left > timeout_ms ? timeout_ms : (unsigned)left;
+}
+
+const char *xmd_wf_substitute_uuid(xmd_wf *w)
+{
+    gboolean fresh = FALSE;
+
+    g_mutex_lock(&w->lock);
+    if (!w->sub_uuid[0]) {
+        g_autofree char *u = g_uuid_string_random();
+
+        g_strlcpy(w->sub_uuid, u, sizeof(w->sub_uuid));
+        fresh = TRUE;
+    }
+    g_mutex_unlock(&w->lock);
+    if (fresh) {
+        const char *kv[] = { "uuid", w->sub_uuid, "name", w->substitute, NULL };
+
+        xmd_journal_kv(w, "intent", "substitute", kv);
+    }
+    return w->sub_uuid;
+}
+
+gboolean xmd_wf_ours_locked(xmd_wf *w, uint32_t domid, const char *uuid)
+{
+    return (w->sub_uuid[0] && uuid && !g_ascii_strcasecmp(w->sub_uuid, uuid)) ||
+           xmd_sd_ours((xmd_sd_created *)(void *)w->created->data, w->created->len, domid,
+                       uuid);
 }
 
 void xmd_wf_record_created(xmd_wf *w, const char *step, uint32_t domid)

@@ -137,33 +137,76 @@ static gboolean substitute_opts(xmd_wf *w, maint_substitute_opts *o, sub_bufs *b
     return TRUE;
 }
 
+/* The domain with the substitute's journalled UUID, whatever its name and
+ * state (a half-built one may have none yet): TRUE with its id and state. */
+static gboolean own_substitute(xmd_wf *w, uint32_t *domid_r, maint_domain_state *state_r)
+{
+    maint_domain_info *list = NULL;
+    unsigned n = 0;
+    gboolean found = FALSE;
+
+    if (!w->sub_uuid[0] || maint_domain_list(w->ctx, &list, &n) != MAINT_OK)
+        return FALSE;
+    for (unsigned i = 0; i < n && !found; i++) {
+        if (!g_ascii_strcasecmp(list[i].uuid, w->sub_uuid)) {
+            *domid_r = list[i].domid;
+            *state_r = list[i].state;
+            found = TRUE;
+        }
+    }
+    maint_domain_list_free(list, n);
+    return found;
+}
+
+/* Ours from before a restart: adopted when it runs and its agent comes up
+ * within what is left of the step's time; destroyed otherwise (half built,
+ * left paused, shut down, dying), at once. */
+static gboolean adopt_substitute(xmd_wf *w)
+{
+    unsigned boot_ms = (unsigned)maint__args_int(&w->argv, "timeout_ms", 600000);
+    maint_domain_state st;
+    uint32_t sub;
+
+    if (!own_substitute(w, &sub, &st))
+        return FALSE;
+    if ((st == MAINT_DOMAIN_STATE_RUNNING || st == MAINT_DOMAIN_STATE_BLOCKED) &&
+        maint_agent_wait_ready(w->ctx, sub, xmd_wf_time_left(w, "substitute", boot_ms,
+                                                             10000)) == MAINT_OK) {
+        xmd_wf_progress(w, NULL, "substitute %s (d%u) from before the restart adopted",
+                        w->substitute, sub);
+        xmd_wf_record_created(w, "substitute", sub);
+        return TRUE;
+    }
+    xmd_wf_progress(w, NULL, "substitute %s (d%u) from before the restart is %s: "
+                    "destroying it, building it again", w->substitute, sub,
+                    st == MAINT_DOMAIN_STATE_RUNNING || st == MAINT_DOMAIN_STATE_BLOCKED ?
+                    "not ready" : maint_domain_state_name(st));
+    maint_domain_retire(w->ctx, sub, 0);
+    return FALSE;
+}
+
 static gboolean step_substitute(xmd_wf *w, GError **error)
 {
     maint_substitute_opts o;
     sub_bufs b;
     uint32_t src, sub;
+    const char *uuid;
     int rc;
 
-    if (xmd_wf_lookup(w, w->substitute, &sub)) {
-        /* created before a restart: usable if its agent comes up */
-        if (maint_agent_wait_ready(w->ctx, sub, AGENT_TIMEOUT_MS) == MAINT_OK) {
-            xmd_wf_record_created(w, "substitute", sub);
-            return TRUE;
-        }
-        g_message("workflow %s: %s exists without a ready agent: recreating it", w->id,
-                  w->substitute);
-        maint_domain_retire(w->ctx, sub, 0);
-    }
+    if (w->sub_uuid[0] && adopt_substitute(w))
+        return TRUE;
     if (!xmd_wf_lookup(w, w->domain, &src)) {
         g_set_error(error, XMD_ERROR, 1, "%s is not running", w->domain);
         return FALSE;
     }
     if (!substitute_opts(w, &o, &b, error))
         return FALSE;
+    /* journalled before anything is made: after a crash, the domain is ours */
+    uuid = xmd_wf_substitute_uuid(w);
     /* on failure it removes what it created */
-    rc = maint_substitute_create(w->ctx, src, &o,
-                                 (unsigned)maint__args_int(&w->argv, "timeout_ms", 600000),
-                                 substitute_progress, w, &sub);
+    rc = maint_substitute_create_uuid(w->ctx, src, &o, uuid,
+                                      (unsigned)maint__args_int(&w->argv, "timeout_ms", 600000),
+                                      substitute_progress, w, &sub);
     if (rc != MAINT_OK) {
         g_set_error(error, XMD_ERROR, 1, "cannot create the substitute %s: %s (see the log)",
                     w->substitute, maint_strerror(rc));
@@ -173,13 +216,16 @@ static gboolean step_substitute(xmd_wf *w, GError **error)
     return TRUE;
 }
 
+/* The substitute goes: the domain with its UUID (a workflow journalled
+ * before write-ahead intent: the one of its name). */
 static gboolean undo_substitute(xmd_wf *w, GError **error)
 {
+    maint_domain_state st;
     uint32_t id;
 
-    if (!xmd_wf_lookup(w, w->substitute, &id))
+    if (w->sub_uuid[0] ? !own_substitute(w, &id, &st) : !xmd_wf_lookup(w, w->substitute, &id))
         return TRUE;
-    xmd_wf_progress(w, NULL, "destroying the substitute %s", w->substitute);
+    xmd_wf_progress(w, NULL, "destroying the substitute %s (d%u)", w->substitute, id);
     if (maint_domain_retire(w->ctx, id, 0) != MAINT_OK) {
         g_set_error(error, XMD_ERROR, 1, "cannot destroy the substitute %s", w->substitute);
         return FALSE;

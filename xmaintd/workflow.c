@@ -75,6 +75,7 @@ static gboolean run_steps(xmd_wf *w, gboolean *paused_r, GError **error)
             return FALSE;
         }
         xmd_journal(w, "begin", s->name, NULL, NULL);
+        xmd_wf_began(w, s->name, g_get_real_time() / 1000);
         xmd_wf_progress(w, s->name, "started");
         xmd_fault_point(s->name, FALSE);
         if (!s->run(w, error)) {
@@ -356,8 +357,7 @@ gboolean xmd_workflow_created(xmd *d, uint32_t domid, const char *uuid, char **i
         xmd_wf *w = g_ptr_array_index(d->workflows, i);
 
         g_mutex_lock(&w->lock);
-        found = xmd_sd_ours((xmd_sd_created *)(void *)w->created->data, w->created->len,
-                            domid, uuid);
+        found = xmd_wf_ours_locked(w, domid, uuid);
         /* before "move" the applications are still at home: the domain can
          * go (the workflow rolls back); after it, it holds them */
         if (found && disposable_r)

@@ -51,6 +51,10 @@ struct xmd_wf {
     const char *failed_step;     /* the step whose run failed (worker's; the
                                   * kind's name), or NULL */
     GArray *created;             /* xmd_sd_created: the domains it made (under lock) */
+    char sub_uuid[37];           /* the substitute's UUID, journalled ("intent")
+                                  * before it is created; "" until then (under lock) */
+    GHashTable *began;           /* step -> gint64 *: wall-clock ms it first began
+                                  * (a resumed wait counts from then; worker's) */
     gboolean rolling_back;       /* under lock */
     xmd_wf_state state;          /* under lock */
     gint64 ended_ms;             /* wall-clock ms it ended (its journal's last
@@ -76,6 +80,18 @@ gboolean xmd_wf_lookup(xmd_wf *w, const char *name, uint32_t *domid_r);
  * xmaintd acts as its toolstack (toolstack.c), also after a restart. */
 void xmd_wf_record_created(xmd_wf *w, const char *step, uint32_t domid);
 gboolean xmd_wf_aborted(xmd_wf *w);
+/* Step began at wall-clock ms `when`, unless it had begun before. */
+void xmd_wf_began(xmd_wf *w, const char *step, gint64 when);
+/* What is left of timeout_ms since step first began (before a restart too),
+ * at least floor_ms: a guest waited for gets that much after a restart. */
+unsigned xmd_wf_time_left(xmd_wf *w, const char *step, unsigned timeout_ms,
+                          unsigned floor_ms);
+/* The substitute's UUID, chosen and journalled (an "intent" record,
+ * fsync'd) the first time it is asked for, before anything is created. */
+const char *xmd_wf_substitute_uuid(xmd_wf *w);
+/* Is (domid, uuid) a domain the workflow made or is making?  Under
+ * w->lock. */
+gboolean xmd_wf_ours_locked(xmd_wf *w, uint32_t domid, const char *uuid);
 
 
 /* journal.c: STATE_DIR/workflows/ID.journal, one JSON record a line,

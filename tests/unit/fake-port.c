@@ -14,7 +14,15 @@
 #include "unit.h"
 #include <libxl_json.h>
 
+/* What a port's priv points at: the fake, and the life of the daemon the
+ * port belongs to.  The fake itself is a handle that never dies. */
+typedef struct fake_handle {
+    fake_port *fp;
+    unsigned epoch;              /* its daemon's life */
+} fake_handle;
+
 struct fake_port {
+    fake_handle self;            /* first: a fake_port * is a handle too */
     GRecMutex lock;              /* every operation: workers share one fake */
     gint refs;                   /* ports that close it (atomic) */
     GHashTable *store;           /* path -> value */
@@ -51,6 +59,12 @@ struct fake_port {
     uint64_t host_free_kb;       /* host_info answers it (0: UNAVAILABLE) */
     bool spawn_fails;            /* a spawned program never says ready */
     char *last_spawn;            /* its argv, space-separated */
+    /* kills (fake_port_kill_at): the daemon's life, the operations of its
+     * threads counted towards the next kill */
+    unsigned epoch;
+    unsigned ops, kill_at, kills;
+    GThread *test_thread;        /* never killed, never counted */
+    GHashTable *building;        /* domids created but not yet introduced */
 };
 
 /* What the caller's loop is told next: a domain event, or an asynchronous
@@ -81,6 +95,42 @@ struct txn {
 static GPrivate conflict_due;
 
 #define LOCKED(fp) g_autoptr(GRecMutexLocker) locker G_GNUC_UNUSED = g_rec_mutex_locker_new(&(fp)->lock)
+
+/* A killed daemon's thread stops here for good, holding none of the fake's
+ * locks (its process would be gone). */
+static void G_GNUC_NORETURN park(void)
+{
+    for (;;)
+        g_usleep((gulong)3600 * G_USEC_PER_SEC);
+}
+
+/*
+ * The fake behind a port, at the start of each of its operations.  An
+ * operation of a daemon's thread (not the test's) counts towards the next
+ * kill; at the kill the daemon's life ends: this thread, and every thread
+ * of that life at its next operation, parks for good.
+ */
+static fake_port *fake_of(void *priv)
+{
+    fake_handle *h = priv;
+    fake_port *fp = h->fp;
+    bool dead;
+
+    if (h == &fp->self)
+        return fp;
+    g_rec_mutex_lock(&fp->lock);
+    if (h->epoch == fp->epoch && fp->kill_at && g_thread_self() != fp->test_thread &&
+        ++fp->ops == fp->kill_at) {
+        fp->epoch++;
+        fp->kills++;
+        fp->kill_at = 0;
+    }
+    dead = h->epoch < fp->epoch;
+    g_rec_mutex_unlock(&fp->lock);
+    if (dead)
+        park();
+    return fp;
+}
 
 static bool under(const char *path, const char *prefix)
 {
@@ -123,7 +173,7 @@ static GHashTable *table(fake_port *fp, uint32_t txn)
 
 static char *f_read(void *priv, uint32_t txn, const char *path, unsigned *len_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     GHashTable *tbl = table(fp, txn);
     const char *v = tbl ? g_hash_table_lookup(tbl, path) : NULL;
@@ -184,7 +234,7 @@ int fake_port_put(fake_port *fp, const char *path, const char *value)
 static int f_write(void *priv, uint32_t txn, const char *path, const char *val,
                    unsigned len)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     g_autofree char *v = g_strndup(val, len);
 
@@ -193,7 +243,7 @@ static int f_write(void *priv, uint32_t txn, const char *path, const char *val,
 
 static int f_mkdir(void *priv, uint32_t txn, const char *path)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     GHashTable *tbl = table(fp, txn);
 
@@ -204,7 +254,7 @@ static int f_mkdir(void *priv, uint32_t txn, const char *path)
 
 static int f_rm(void *priv, uint32_t txn, const char *path)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     GHashTable *tbl = table(fp, txn);
     GHashTableIter it;
@@ -232,7 +282,7 @@ static int f_rm(void *priv, uint32_t txn, const char *path)
 static int f_directory(void *priv, uint32_t txn, const char *path, char ***names_r,
                        unsigned *nr_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     GHashTable *tbl = table(fp, txn);
     GPtrArray *names;
@@ -273,7 +323,7 @@ static int f_directory(void *priv, uint32_t txn, const char *path, char ***names
 static int f_set_perms(void *priv, uint32_t txn, const char *path,
                        const maint__perm *perms, unsigned nr)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     GHashTable *tbl = table(fp, txn);
 
@@ -308,7 +358,7 @@ static void txn_free(gpointer p)
 
 static int f_txn_start(void *priv, uint32_t *txn_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     struct txn *t = g_new0(struct txn, 1);
 
@@ -357,7 +407,7 @@ static void commit(fake_port *fp, struct txn *t)
 
 static int f_txn_end(void *priv, uint32_t txn, bool abort_it)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     struct txn *t = g_hash_table_lookup(fp->txns, GUINT_TO_POINTER(txn));
     bool inject;
@@ -383,7 +433,7 @@ static int f_txn_end(void *priv, uint32_t txn, bool abort_it)
 
 static int f_watch(void *priv, const char *path, const char *token)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     struct watch *w = g_new(struct watch, 1);
 
@@ -396,7 +446,7 @@ static int f_watch(void *priv, const char *path, const char *token)
 
 static int f_unwatch(void *priv, const char *path, const char *token)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
 
     for (GList *l = fp->watches; l; l = l->next) {
@@ -416,9 +466,11 @@ static int f_unwatch(void *priv, const char *path, const char *token)
 /* dom0 and the domains the test added (and has not removed) */
 static bool f_introduced(void *priv, uint32_t domid)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
 
+    if (g_hash_table_contains(fp->building, GUINT_TO_POINTER(domid)))
+        return false;
     for (unsigned i = 0; domid && i < fp->domains->len; i++)
         if (g_array_index(fp->domains, maint_domain_info, i).domid == domid)
             return true;
@@ -432,7 +484,7 @@ static int f_fileno(void *priv)
 
 static int f_read_watch(void *priv, maint__watch_event *ev_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     maint__watch_event *ev = g_queue_pop_head(&fp->events);
     char c;
@@ -454,7 +506,7 @@ static void copy_info(maint_domain_info *dst, const maint_domain_info *src)
 
 static int f_domain_list(void *priv, maint_domain_info **list_r, int *nr_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     maint_domain_info *list = calloc(fp->domains->len + 1, sizeof(*list));
 
@@ -467,7 +519,7 @@ static int f_domain_list(void *priv, maint_domain_info **list_r, int *nr_r)
 
 static int f_domain_info(void *priv, uint32_t domid, maint_domain_info *info_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
 
     for (unsigned i = 0; i < fp->domains->len; i++) {
@@ -482,7 +534,7 @@ static int f_domain_info(void *priv, uint32_t domid, maint_domain_info *info_r)
 
 static int f_host_info(void *priv, maint_host_info *info_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
 
     if (!fp->host_free_kb)
@@ -499,13 +551,13 @@ static int f_domain_config_json(void *priv, uint32_t domid, char **json_r)
 
 static int f_config_get(void *priv, uint32_t domid, libxl_domain_config *cfg)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     maint_domain_info info;
 
     if (!fp->config_fill)
         return MAINT_ERROR_UNAVAILABLE;
-    if (f_domain_info(priv, domid, &info) != MAINT_OK)
+    if (f_domain_info(fp, domid, &info) != MAINT_OK)
         return MAINT_ERROR_NOENT;
     free(info.name);
     fp->config_fill(cfg, domid);
@@ -529,7 +581,7 @@ static char *f_config_to_json(void *priv, libxl_domain_config *cfg)
 
 static int f_dm_pci_bus0(void *priv, uint32_t domid, bool present[256], const char **why_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
 
     if (!fp->dm_answers) {
@@ -551,39 +603,58 @@ static maint_domain_info *find_domain(fake_port *fp, uint32_t domid)
     return NULL;
 }
 
-/* Created paused, introduced, its home and name in xenstore (as libxl). */
+/* Created paused with the configuration's UUID; then, as libxl goes on,
+ * introduced, its home and name in xenstore.  A kill may come in between:
+ * the domain is left half built (paused, unknown to xenstored, nameless). */
 static int f_create(void *priv, libxl_domain_config *cfg, uint32_t *domid_r)
 {
-    fake_port *fp = priv;
-    LOCKED(fp);
+    fake_port *fp = fake_of(priv);
     maint_domain_info info;
     char *home;
 
-    if (!fp->next_domid)
-        return MAINT_ERROR_UNAVAILABLE;
-    if (fp->create_rc)
-        return fp->create_rc;
+    g_rec_mutex_lock(&fp->lock);
+    if (!fp->next_domid || fp->create_rc) {
+        int rc = fp->next_domid ? fp->create_rc : MAINT_ERROR_UNAVAILABLE;
+
+        g_rec_mutex_unlock(&fp->lock);
+        return rc;
+    }
     maint_domain_info_init(&info);
     info.domid = fp->next_domid++;
-    info.name = cfg->c_info.name;
     info.state = MAINT_DOMAIN_STATE_PAUSED;
     info.type = cfg->c_info.type == LIBXL_DOMAIN_TYPE_HVM ? MAINT_DOMAIN_TYPE_HVM
                 : cfg->c_info.type == LIBXL_DOMAIN_TYPE_PVH ? MAINT_DOMAIN_TYPE_PVH
                 : MAINT_DOMAIN_TYPE_PV;
     info.mem_max_kb = cfg->b_info.max_memkb;
+    snprintf(info.uuid, sizeof(info.uuid), LIBXL_UUID_FMT,
+             LIBXL_UUID_BYTES(cfg->c_info.uuid));
     fake_port_add_domain(fp, &info);
+    g_hash_table_add(fp->building, GUINT_TO_POINTER(info.domid));
+    g_rec_mutex_unlock(&fp->lock);
+
+    fake_of(priv);                          /* a kill while it is being built */
+
+    g_rec_mutex_lock(&fp->lock);
+    g_hash_table_remove(fp->building, GUINT_TO_POINTER(info.domid));
+    {
+        maint_domain_info *d = find_domain(fp, info.domid);
+
+        if (d && cfg->c_info.name)
+            d->name = strdup(cfg->c_info.name);
+    }
     home = g_strdup_printf("/local/domain/%u/name", info.domid);
     fake_port_put(fp, home, cfg->c_info.name ? cfg->c_info.name : "");
     g_free(home);
     free(fp->last_created);
-    fp->last_created = f_config_to_json(priv, cfg);
+    fp->last_created = f_config_to_json(fp, cfg);
+    g_rec_mutex_unlock(&fp->lock);
     *domid_r = info.domid;
     return MAINT_OK;
 }
 
 static int f_unpause(void *priv, uint32_t domid)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     maint_domain_info *d = find_domain(fp, domid);
 
@@ -600,7 +671,7 @@ static int f_unpause(void *priv, uint32_t domid)
 /* Gone at once, its home with it. */
 static int f_destroy(void *priv, uint32_t domid)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     char *home;
 
@@ -610,7 +681,7 @@ static int f_destroy(void *priv, uint32_t domid)
         return MAINT_ERROR_NOENT;
     fake_port_remove_domain(fp, domid);
     home = g_strdup_printf("/local/domain/%u", domid);
-    f_rm(priv, MAINT__XS_NO_TXN, home);
+    f_rm(fp, MAINT__XS_NO_TXN, home);
     g_free(home);
     return MAINT_OK;
 }
@@ -618,7 +689,7 @@ static int f_destroy(void *priv, uint32_t domid)
 /* Asked: the guest decides (its hook may shut it down). */
 static int f_shutdown(void *priv, uint32_t domid)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
 
     if (!fp->next_domid)
@@ -632,7 +703,7 @@ static int f_shutdown(void *priv, uint32_t domid)
 
 static int f_name_to_domid(void *priv, const char *name, uint32_t *domid_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
 
     for (unsigned i = 0; i < fp->domains->len; i++) {
@@ -648,11 +719,15 @@ static int f_name_to_domid(void *priv, const char *name, uint32_t *domid_r)
 
 static void f_close(void *priv)
 {
-    fake_port *fp = priv;
+    fake_handle *h = priv;
+    fake_port *fp = h->fp;
     maint__watch_event *ev;
 
+    if (h != &fp->self)
+        g_free(h);
     if (!g_atomic_int_dec_and_test(&fp->refs))
         return;
+    g_hash_table_destroy(fp->building);
     g_hash_table_destroy(fp->store);
     g_hash_table_destroy(fp->txns);
     g_hash_table_destroy(fp->reasons);
@@ -734,7 +809,7 @@ static void queue_done(fake_port *fp, maint__done_fn *done, void *user, int rc)
 static int f_events_attach(void *priv, const maint__loop_hooks *loop,
                            const maint__event_hooks *events, void *user)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
 
     if (!fp->next_domid)
@@ -751,7 +826,7 @@ static int f_events_attach(void *priv, const maint__loop_hooks *loop,
 /* What is pending is told outside the fake's lock: the caller may call in. */
 static void f_fd_occurred(void *priv, void *for_port, int fd, short events, short revents)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     GQueue todo = G_QUEUE_INIT;
     struct pending *p;
     char buf[64];
@@ -777,7 +852,7 @@ static void f_timeout_occurred(void *priv, void *for_port)
 
 static int f_death_watch(void *priv, uint32_t domid, void **watch_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     uint32_t *w;
 
@@ -792,7 +867,7 @@ static int f_death_watch(void *priv, uint32_t domid, void **watch_r)
 
 static void f_death_unwatch(void *priv, void *watch)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
 
     fp->death_watches = g_list_remove(fp->death_watches, watch);
@@ -801,9 +876,9 @@ static void f_death_unwatch(void *priv, void *watch)
 
 static int f_destroy_async(void *priv, uint32_t domid, maint__done_fn *done, void *user)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
-    int rc = f_destroy(priv, domid);
+    int rc = f_destroy(fp, domid);
 
     if (rc == MAINT_OK)
         queue_done(fp, done, user, MAINT_OK);
@@ -813,9 +888,9 @@ static int f_destroy_async(void *priv, uint32_t domid, maint__done_fn *done, voi
 static int f_config_get_async(void *priv, uint32_t domid, libxl_domain_config *cfg,
                               maint__done_fn *done, void *user)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
-    int rc = f_config_get(priv, domid, cfg);
+    int rc = f_config_get(fp, domid, cfg);
 
     if (rc == MAINT_OK)
         queue_done(fp, done, user, MAINT_OK);
@@ -834,7 +909,7 @@ static maint_domain_info *hv_domain(fake_port *fp, uint32_t domid, int *rc_r)
 
 static int f_shutdown_reason(void *priv, uint32_t domid, int *reason_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     gpointer r;
     int rc;
@@ -849,7 +924,7 @@ static int f_shutdown_reason(void *priv, uint32_t domid, int *reason_r)
 
 static int f_set_memory_target(void *priv, uint32_t domid, uint64_t kb)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     maint_domain_info *d;
     int rc;
@@ -863,7 +938,7 @@ static int f_set_memory_target(void *priv, uint32_t domid, uint64_t kb)
 static int f_spawn_detached(void *priv, char *const argv[], const char *log_path,
                             int *ready_fd_r)
 {
-    fake_port *fp = priv;
+    fake_port *fp = fake_of(priv);
     LOCKED(fp);
     int pfd[2];
 
@@ -921,6 +996,8 @@ fake_port *fake_port_new(maint__port *port_r)
     fp->store = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     fp->txns = g_hash_table_new_full(NULL, NULL, NULL, txn_free);
     fp->reasons = g_hash_table_new(NULL, NULL);
+    fp->building = g_hash_table_new(NULL, NULL);
+    fp->self.fp = fp;
     fp->evpipe[0] = fp->evpipe[1] = -1;
     g_queue_init(&fp->pending);
     g_queue_init(&fp->events);
@@ -1019,8 +1096,15 @@ unsigned fake_port_count_prefix(fake_port *fp, const char *prefix)
 
 maint__port fake_port_ref(fake_port *fp)
 {
+    fake_handle *h = g_new(fake_handle, 1);
+    maint__port port = { fake_port_port(fp).ops, h };
+
+    h->fp = fp;
+    g_rec_mutex_lock(&fp->lock);
+    h->epoch = fp->epoch;
+    g_rec_mutex_unlock(&fp->lock);
     g_atomic_int_inc(&fp->refs);
-    return fake_port_port(fp);
+    return port;
 }
 
 maint__port fake_port_port(fake_port *fp)
@@ -1078,4 +1162,18 @@ const char *fake_port_last_spawn(fake_port *fp)
 {
     LOCKED(fp);
     return fp->last_spawn;
+}
+
+void fake_port_kill_at(fake_port *fp, unsigned nth)
+{
+    LOCKED(fp);
+    fp->test_thread = g_thread_self();
+    fp->ops = 0;
+    fp->kill_at = nth;
+}
+
+unsigned fake_port_kills(fake_port *fp)
+{
+    LOCKED(fp);
+    return fp->kills;
 }

@@ -94,6 +94,20 @@ void fake_port_set_host_free(fake_port *fp, uint64_t kb);
 /* spawn_detached runs nothing: it records argv (last_spawn, space-separated,
  * not a copy) and the program says "ready" on fd 3 unless told it fails. */
 void fake_port_set_spawn_fails(fake_port *fp, bool fails);
+/*
+ * A daemon killed at any moment, in process: the nth operation (from 1) of
+ * a port from fake_port_ref made by any thread but the caller's ends the
+ * life of the daemon those ports belong to -- the thread making it, and
+ * every thread of that life at its next operation, stop for good (before
+ * the operation: nothing of it is done), holding none of the fake's locks.
+ * Ports taken after the kill belong to the next life.  Creating a domain is
+ * two operations: a kill between them leaves it half built (paused, not
+ * introduced to xenstored, nameless, with its UUID).  kills: how many
+ * happened.  The code run must hold no lock of its own across a port
+ * operation, or the next life blocks on it as it would not on a real kill.
+ */
+void fake_port_kill_at(fake_port *fp, unsigned nth);
+unsigned fake_port_kills(fake_port *fp);
 const char *fake_port_last_spawn(fake_port *fp);
 unsigned fake_port_conflicts(fake_port *fp);
 unsigned fake_port_commits(fake_port *fp);

@@ -45,6 +45,7 @@ extern "C" {
  *   0x000100  domains, host, requests, substitutes, the agent
  *   0x000200  typed workflows, services and standby pairs; workflow events
  *             with an fd and cancellation; unsigned counts (soname 1)
+ *   0x000201  maint_substitute_create_uuid
  *
  * ABI: the objects of the typed API (workflow, service and standby options
  * and results) are opaque, with accessors: they gain members without
@@ -54,7 +55,7 @@ extern "C" {
  * through their _init/_dispose, a member added only at the end, with a
  * soname bump and a MAINT_HAVE_* macro.
  */
-#define MAINT_API_VERSION 0x000200 /* 0.2.0 */
+#define MAINT_API_VERSION 0x000201 /* 0.2.1 */
 
 /* maint_workflow_*: start (typed options per kind), get, list, abort. */
 #define MAINT_HAVE_WORKFLOW_API 1
@@ -66,6 +67,8 @@ extern "C" {
 #define MAINT_HAVE_STANDBY_API 1
 /* maint_substitute_opts_dispose(). */
 #define MAINT_HAVE_SUBSTITUTE_OPTS_DISPOSE 1
+/* maint_substitute_create_uuid(): the caller chooses the UUID. */
+#define MAINT_HAVE_SUBSTITUTE_UUID 1
 /* MAINT_ERROR_CANCELLED. */
 #define MAINT_HAVE_ERROR_CANCELLED 1
 /* maint_ctx_set_path(), maint_ctx_set_reap_wait(): the caller's policy. */
@@ -353,6 +356,18 @@ int maint_substitute_create(maint_ctx *ctx, uint32_t domid,
                             const maint_substitute_opts *opts, unsigned timeout_ms,
                             maint_progress_fn *progress, void *user,
                             uint32_t *domid_r);
+
+/*
+ * The same, the substitute taking the UUID the caller chose (the canonical
+ * text form): a caller that records it before calling knows its own domain
+ * after a crash, whatever state the domain was left in -- half built,
+ * paused, dying -- even before it had a name.  MAINT_ERROR_INVAL for a
+ * malformed uuid.
+ */
+int maint_substitute_create_uuid(maint_ctx *ctx, uint32_t domid,
+                                 const maint_substitute_opts *opts, const char *uuid,
+                                 unsigned timeout_ms, maint_progress_fn *progress, void *user,
+                                 uint32_t *domid_r);
 
 /* ---- The guest agent ---------------------------------------------------- */
 
