@@ -80,6 +80,12 @@ void xmd_journal_kv(xmd_wf *w, const char *event, const char *step, const char *
     free(line);
 }
 
+void xmd_journal_began(xmd_wf *w, const char *step, gint64 when)
+{
+    if (!g_hash_table_contains(w->began, step))
+        g_hash_table_insert(w->began, g_strdup(step), g_memdup2(&when, sizeof(when)));
+}
+
 void xmd_journal(xmd_wf *w, const char *event, const char *step, const char *key,
                  const char *value)
 {
@@ -180,7 +186,7 @@ static void replay_record(xmd_wf *w, yajl_val v)
         yajl_val t = yajl_tree_get(v, pt, yajl_t_number);
 
         if (t && YAJL_IS_INTEGER(t))
-            xmd_wf_began(w, st, YAJL_GET_INTEGER(t));
+            xmd_journal_began(w, st, YAJL_GET_INTEGER(t));
     } else if (!strcmp(ev, "rollback")) {
         w->rolling_back = TRUE;
     } else if (!strcmp(ev, "end")) {

@@ -141,12 +141,6 @@ gboolean xmd_wf_aborted(xmd_wf *w)
     return g_atomic_int_get(&w->abort) != 0;
 }
 
-void xmd_wf_began(xmd_wf *w, const char *step, gint64 when)
-{
-    if (!g_hash_table_contains(w->began, step))
-        g_hash_table_insert(w->began, g_strdup(step), g_memdup2(&when, sizeof(when)));
-}
-
 unsigned xmd_wf_time_left(xmd_wf *w, const char *step, unsigned timeout_ms,
                           unsigned floor_ms)
 {

@@ -75,7 +75,7 @@ static gboolean run_steps(xmd_wf *w, gboolean *paused_r, GError **error)
             return FALSE;
         }
         xmd_journal(w, "begin", s->name, NULL, NULL);
-        xmd_wf_began(w, s->name, g_get_real_time() / 1000);
+        xmd_journal_began(w, s->name, g_get_real_time() / 1000);
         xmd_wf_progress(w, s->name, "started");
         xmd_fault_point(s->name, FALSE);
         if (!s->run(w, error)) {

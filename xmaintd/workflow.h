@@ -80,8 +80,6 @@ gboolean xmd_wf_lookup(xmd_wf *w, const char *name, uint32_t *domid_r);
  * xmaintd acts as its toolstack (toolstack.c), also after a restart. */
 void xmd_wf_record_created(xmd_wf *w, const char *step, uint32_t domid);
 gboolean xmd_wf_aborted(xmd_wf *w);
-/* Step began at wall-clock ms `when`, unless it had begun before. */
-void xmd_wf_began(xmd_wf *w, const char *step, gint64 when);
 /* What is left of timeout_ms since step first began (before a restart too),
  * at least floor_ms: a guest waited for gets that much after a restart. */
 unsigned xmd_wf_time_left(xmd_wf *w, const char *step, unsigned timeout_ms,
@@ -112,6 +110,9 @@ typedef xmd_wf *(*xmd_journal_make_fn)(xmd *d, const char *id, const char *type,
                                        const char *domain, const char *substitute,
                                        maint__args *args);
 xmd_wf *xmd_journal_replay(xmd *d, const char *path, xmd_journal_make_fn make);
+/* Step began at wall-clock ms `when`, unless it had begun before (a
+ * resumed step keeps its first begin: xmd_wf_time_left). */
+void xmd_journal_began(xmd_wf *w, const char *step, gint64 when);
 /* Remove a workflow's files in the state directory (journal, reconfigure's). */
 void xmd_journal_remove(xmd *d, const char *id);
 
