@@ -613,6 +613,148 @@ static void test_kinds_conflicts(void)
     run_all(TRUE);
 }
 
+/* ---- the daemon killed at any moment ----------------------------------------- */
+
+/* A life of the daemon ends at a kill (its threads stopped for good inside
+ * a port operation): what it holds is left as a killed process leaves it --
+ * its workflows, its context -- and the next life starts from the state
+ * directory and what the hypervisor and xenstore hold, as after a restart. */
+static void next_life(void)
+{
+    d.workflows = NULL;          /* the killed life's: its threads may hold them */
+    d.wf_prune_timer = 0;
+    d.ctx = NULL;
+    CU_ASSERT_EQUAL_FATAL(world_ctx_open(&d.ctx, NULL, 0), MAINT_OK);
+    d.hv = TRUE;
+    xmd_workflows_init(&d);
+}
+
+/* Until this life is killed (TRUE) or its workflow has ended (FALSE), 20 s
+ * at most: the workflows' state is read only while no kill has come (a
+ * killed thread may be stopped holding its workflow's lock). */
+static gboolean killed_or_ended(unsigned kills_before)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (fake_port_kills(W.fp) > kills_before)
+            return TRUE;
+        {
+            g_autofree char *json = xmd_workflows_json(&d);
+
+            /* ended: no kill from now on (its thread still publishes; a
+             * kill that came first is one after the end) */
+            if (strstr(json, "\"state\":\"done\"") || strstr(json, "\"state\":\"failed\"") ||
+                strstr(json, "\"state\":\"rolled-back\"")) {
+                fake_port_kill_at(W.fp, 0);
+                return fake_port_kills(W.fp) > kills_before;
+            }
+        }
+        g_usleep(5000);
+    }
+    CU_FAIL("neither killed nor ended within 20 s");
+    return FALSE;
+}
+
+/* The daemon operations a run of kc makes without a kill. */
+static unsigned ops_of(const kind_case *kc)
+{
+    g_autofree char *id = NULL, *state = NULL;
+    unsigned n;
+
+    world_new(FALSE);
+    fake_port_kill_at(W.fp, G_MAXUINT);
+    xmd_workflows_init(&d);
+    id = start_now(kc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+    state = wait_end();
+    xmd_workflows_fini(&d);
+    CU_ASSERT_STRING_EQUAL(state, "done");
+    n = fake_port_ops(W.fp);
+    xmd_journal_remove(&d, id);
+    world_free();
+    return n;
+}
+
+/* One workflow of kc killed at up to `kills` moments drawn from rng (each
+ * an operation number in 1..ops), restarted after each: it ends done or
+ * rolled back, the applications each in exactly one domain with their
+ * state and the service following, no domain left that should not be (no
+ * half-built one), its journal ended.  The kills that happened. */
+static unsigned killed_run(const kind_case *kc, unsigned ops, unsigned kills, GRand *rng,
+                           GString *moments)
+{
+    const char *done_left = strcmp(kc->type, "reconfigure") ? "g-sub" : "g";
+    g_autofree char *id = NULL, *state = NULL, *live = NULL;
+    unsigned happened = 0;
+
+    world_new(FALSE);
+    xmd_workflows_init(&d);
+    fake_port_kill_at(W.fp, (unsigned)g_rand_int_range(rng, 1, (gint32)ops + 1));
+    id = start_now(kc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+    while (killed_or_ended(happened)) {
+        g_string_append_printf(moments, " %s@%u", kc->type, fake_port_ops(W.fp));
+        happened++;
+        next_life();
+        fake_port_kill_at(W.fp, happened < kills ?
+                          (unsigned)g_rand_int_range(rng, 1, (gint32)ops + 1) : 0);
+    }
+    state = wait_end();
+    xmd_workflows_fini(&d);
+    if ((strcmp(state, "done") && strcmp(state, "rolled-back")) || getenv("TEST_VERBOSE"))
+        fprintf(stderr, "\n%s killed%s: %s\n", id, moments->str, state);
+    CU_ASSERT(!strcmp(state, "done") || !strcmp(state, "rolled-back"));
+    {
+        g_autofree char *j = journal_text(id);
+        g_autofree char *end = g_strdup_printf("\"event\":\"end\",\"state\":\"%s\"", state);
+
+        CU_ASSERT_PTR_NOT_NULL(strstr(j, end));
+    }
+    check_apps(id, strcmp(state, "done") ? "g" : done_left);
+    live = domains(NULL);
+    if (strcmp(live, strcmp(state, "done") ? "g" : done_left))
+        fprintf(stderr, "\n%s killed%s: %s leaves '%s'\n", id, moments->str, state, live);
+    CU_ASSERT_STRING_EQUAL(live, strcmp(state, "done") ? "g" : done_left);
+    xmd_journal_remove(&d, id);
+    world_free();
+    return happened;
+}
+
+/*
+ * Kills at random moments, uniform over each kind's operations (hundreds
+ * in all: XMAINT_KILLS, default 510), one to three in a workflow.  The
+ * seed (XMAINT_KILL_SEED, default random) is printed: a failure replays.
+ */
+static void test_killed_anywhere(void)
+{
+    const char *want_s = getenv("XMAINT_KILLS"), *seed_s = getenv("XMAINT_KILL_SEED");
+    unsigned want = want_s ? (unsigned)atoi(want_s) : 510, total = 0, runs = 0;
+    guint32 seed = seed_s ? (guint32)strtoul(seed_s, NULL, 10) : g_random_int();
+    g_autoptr(GRand) rng = g_rand_new_with_seed(seed);
+    unsigned ops[G_N_ELEMENTS(kinds)];
+
+    fprintf(stderr, "\n  XMAINT_KILL_SEED=%u\n", seed);
+    for (guint i = 0; i < G_N_ELEMENTS(kinds); i++)
+        ops[i] = ops_of(&kinds[i]);
+    while (total < want && runs < 4 * want) {
+        guint i = runs++ % G_N_ELEMENTS(kinds);
+        g_autoptr(GString) moments = g_string_new("");
+        unsigned before = CU_get_number_of_failures();
+
+        total += killed_run(&kinds[i], ops[i], (unsigned)g_rand_int_range(rng, 1, 4), rng,
+                            moments);
+        if (CU_get_number_of_failures() != before) {
+            fprintf(stderr, "  replay: XMAINT_KILL_SEED=%u (run %u:%s)\n", seed, runs,
+                    moments->str);
+            break;
+        }
+    }
+    fprintf(stderr, "  %u kills in %u workflows (operations per kind:", total, runs);
+    for (guint i = 0; i < G_N_ELEMENTS(kinds); i++)
+        fprintf(stderr, " %s %u", kinds[i].type, ops[i]);
+    fprintf(stderr, ")\n");
+    CU_ASSERT(total >= want);
+}
+
 /* The daemon's state directory, its workflows/ made (g_free), or NULL. */
 static char *state_dir_new(void)
 {
@@ -646,6 +788,8 @@ int main(void)
     CU_add_test(s, "every kind to success, and failing at each step: rolled back up to "
                 "the point of no return, failed after it", test_kinds);
     CU_add_test(s, "the same with every xenstore transaction conflicting once", test_kinds_conflicts);
+    CU_add_test(s, "the daemon killed at random moments: each workflow resumes to done or "
+                "rolled back, nothing left behind", test_killed_anywhere);
     failed = cunit_run_and_report();
     xmd_services_fini(&d);
     close(listen_fd);

@@ -1172,6 +1172,12 @@ void fake_port_kill_at(fake_port *fp, unsigned nth)
     fp->kill_at = nth;
 }
 
+unsigned fake_port_ops(fake_port *fp)
+{
+    LOCKED(fp);
+    return fp->ops;
+}
+
 unsigned fake_port_kills(fake_port *fp)
 {
     LOCKED(fp);

@@ -108,6 +108,9 @@ void fake_port_set_spawn_fails(fake_port *fp, bool fails);
  */
 void fake_port_kill_at(fake_port *fp, unsigned nth);
 unsigned fake_port_kills(fake_port *fp);
+/* The daemon's operations counted since the last fake_port_kill_at (with
+ * nth beyond them all: how many a run makes). */
+unsigned fake_port_ops(fake_port *fp);
 const char *fake_port_last_spawn(fake_port *fp);
 unsigned fake_port_conflicts(fake_port *fp);
 unsigned fake_port_commits(fake_port *fp);
