@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <yajl/yajl_tree.h>
+
 #include "workflow.h"
 #include "schema.h"
 
@@ -137,18 +139,19 @@ static gboolean substitute_opts(xmd_wf *w, maint_substitute_opts *o, sub_bufs *b
     return TRUE;
 }
 
-/* The domain with the substitute's journalled UUID, whatever its name and
- * state (a half-built one may have none yet): TRUE with its id and state. */
-static gboolean own_substitute(xmd_wf *w, uint32_t *domid_r, maint_domain_state *state_r)
+/* The domain with this UUID, whatever its name and state (a half-built one
+ * may have no name yet): TRUE with its id and state. */
+static gboolean own_domain(xmd_wf *w, const char *uuid, uint32_t *domid_r,
+                           maint_domain_state *state_r)
 {
     maint_domain_info *list = NULL;
     unsigned n = 0;
     gboolean found = FALSE;
 
-    if (!w->sub_uuid[0] || maint_domain_list(w->ctx, &list, &n) != MAINT_OK)
+    if (!uuid[0] || maint_domain_list(w->ctx, &list, &n) != MAINT_OK)
         return FALSE;
     for (unsigned i = 0; i < n && !found; i++) {
-        if (!g_ascii_strcasecmp(list[i].uuid, w->sub_uuid)) {
+        if (!g_ascii_strcasecmp(list[i].uuid, uuid)) {
             *domid_r = list[i].domid;
             *state_r = list[i].state;
             found = TRUE;
@@ -156,6 +159,16 @@ static gboolean own_substitute(xmd_wf *w, uint32_t *domid_r, maint_domain_state 
     }
     maint_domain_list_free(list, n);
     return found;
+}
+
+static gboolean own_substitute(xmd_wf *w, uint32_t *domid_r, maint_domain_state *state_r)
+{
+    return own_domain(w, w->sub_uuid, domid_r, state_r);
+}
+
+static gboolean runs(maint_domain_state st)
+{
+    return st == MAINT_DOMAIN_STATE_RUNNING || st == MAINT_DOMAIN_STATE_BLOCKED;
 }
 
 /* Ours from before a restart: adopted when it runs and its agent comes up
@@ -169,9 +182,9 @@ static gboolean adopt_substitute(xmd_wf *w)
 
     if (!own_substitute(w, &sub, &st))
         return FALSE;
-    if ((st == MAINT_DOMAIN_STATE_RUNNING || st == MAINT_DOMAIN_STATE_BLOCKED) &&
-        maint_agent_wait_ready(w->ctx, sub, xmd_wf_time_left(w, "substitute", boot_ms,
-                                                             10000)) == MAINT_OK) {
+    if (runs(st) && maint_agent_wait_ready(w->ctx, sub, xmd_wf_time_left(w, "substitute",
+                                                                         boot_ms, 10000))
+                    == MAINT_OK) {
         xmd_wf_progress(w, NULL, "substitute %s (d%u) from before the restart adopted",
                         w->substitute, sub);
         xmd_wf_record_created(w, "substitute", sub);
@@ -179,8 +192,7 @@ static gboolean adopt_substitute(xmd_wf *w)
     }
     xmd_wf_progress(w, NULL, "substitute %s (d%u) from before the restart is %s: "
                     "destroying it, building it again", w->substitute, sub,
-                    st == MAINT_DOMAIN_STATE_RUNNING || st == MAINT_DOMAIN_STATE_BLOCKED ?
-                    "not ready" : maint_domain_state_name(st));
+                    runs(st) ? "not ready" : maint_domain_state_name(st));
     maint_domain_retire(w->ctx, sub, 0);
     return FALSE;
 }
@@ -356,14 +368,76 @@ static char *reconfigured_json(xmd_wf *w, const char *cfgpath, GError **error)
     return json;
 }
 
+/* The UUID a configuration in libxl's JSON gives its domain, or "". */
+static void json_uuid(const char *json, char out[37])
+{
+    const char *pu[] = { "c_info", "uuid", NULL };
+    yajl_val v = yajl_tree_parse(json, NULL, 0);
+    yajl_val u = v ? yajl_tree_get(v, pu, yajl_t_string) : NULL;
+
+    out[0] = 0;
+    if (u && g_uuid_string_is_valid(YAJL_GET_STRING(u)))
+        g_strlcpy(out, YAJL_GET_STRING(u), 37);
+    yajl_tree_free(v);
+}
+
+static gboolean has_role(xmd_wf *w, uint32_t domid, const char *role)
+{
+    g_autofree char *p = g_strdup_printf(MAINT_XS_ROLE_FMT, domid);
+    char *v = w->ctx->port.ops->xs_read(w->ctx->port.priv, MAINT__XS_NO_TXN, p, NULL);
+    gboolean is = v && !strcmp(v, role);
+
+    free(v);
+    return is;
+}
+
+/* Before the original starts again, every domain with its identity goes:
+ * the emptied original (asked to shut down first), or a re-creation a kill
+ * left behind -- unless that re-creation runs and its agent comes up within
+ * what is left of the step's time: then it is adopted.  1 adopted (*id_r),
+ * 0 none left, -1 error. */
+static int clear_identity(xmd_wf *w, const char *uuid, uint32_t *id_r, GError **error)
+{
+    unsigned boot_ms = (unsigned)maint__args_int(&w->argv, "timeout_ms", 600000);
+    maint_domain_state st;
+    uint32_t id;
+    int rc;
+
+    for (int round = 0; round < 8; round++) {
+        gboolean again;
+
+        if (uuid[0] ? !own_domain(w, uuid, &id, &st)
+                    : !xmd_wf_lookup(w, w->domain, &id))      /* no UUID: by name */
+            return 0;
+        again = has_role(w, id, "reconfigured");
+        if (again && runs(st) &&
+            maint_agent_wait_ready(w->ctx, id, xmd_wf_time_left(w, "reconfigure", boot_ms,
+                                                                 10000)) == MAINT_OK) {
+            *id_r = id;
+            return 1;
+        }
+        xmd_wf_progress(w, NULL, "shutting %s (d%u) down to reconfigure it", w->domain, id);
+        rc = maint_domain_retire(w->ctx, id, !again && runs(st) ? RETIRE_TIMEOUT_MS : 0);
+        if (rc) {
+            g_set_error(error, XMD_ERROR, 1, "cannot shut %s down: %s", w->domain,
+                        maint_strerror(rc));
+            return -1;
+        }
+    }
+    g_set_error(error, XMD_ERROR, 1, "%s keeps coming back", w->domain);
+    return -1;
+}
+
 /* reconfigure: the original, emptied by "move", shut down and started again
- * with the overrides. */
+ * with the overrides (its identity: name, UUID).  Resumed after a kill, the
+ * domain with that identity is adopted or cleared away first. */
 static gboolean step_reconfigure(xmd_wf *w, GError **error)
 {
     g_autofree char *base = g_build_filename(w->d->state_dir, "workflows", w->id, NULL);
     g_autofree char *cfgpath = g_strdup_printf("%s.config.json", base);
     g_autofree char *donepath = g_strdup_printf("%s.recreated", base);
     g_autofree char *json = reconfigured_json(w, cfgpath, error);
+    char uuid[37];
     uint32_t id, newid;
     int rc;
 
@@ -378,21 +452,20 @@ static gboolean step_reconfigure(xmd_wf *w, GError **error)
         g_set_error(error, XMD_ERROR, 1, "the reconfigured %s is not up", w->domain);
         return FALSE;
     }
-    if (xmd_wf_lookup(w, w->domain, &id)) {
-        xmd_wf_progress(w, NULL, "shutting %s (d%u) down to reconfigure it", w->domain, id);
-        if ((rc = maint_domain_retire(w->ctx, id, RETIRE_TIMEOUT_MS))) {
-            g_set_error(error, XMD_ERROR, 1, "cannot shut %s down: %s", w->domain,
+    json_uuid(json, uuid);
+    rc = clear_identity(w, uuid, &newid, error);
+    if (rc < 0)
+        return FALSE;
+    if (rc == 0) {
+        xmd_wf_progress(w, NULL, "starting %s with its new configuration", w->domain);
+        rc = maint_domain_create_json(w->ctx, json, "reconfigured",
+                                      (unsigned)maint__args_int(&w->argv, "timeout_ms", 600000),
+                                      &newid);
+        if (rc) {
+            g_set_error(error, XMD_ERROR, 1, "cannot start the reconfigured %s: %s", w->domain,
                         maint_strerror(rc));
             return FALSE;
         }
-    }
-    xmd_wf_progress(w, NULL, "starting %s with its new configuration", w->domain);
-    rc = maint_domain_create_json(w->ctx, json, "reconfigured",
-                                  (unsigned)maint__args_int(&w->argv, "timeout_ms", 600000), &newid);
-    if (rc) {
-        g_set_error(error, XMD_ERROR, 1, "cannot start the reconfigured %s: %s", w->domain,
-                    maint_strerror(rc));
-        return FALSE;
     }
     xmd_wf_record_created(w, "reconfigure", newid);
     if (!g_file_set_contents(donepath, "", 0, error))

@@ -57,6 +57,7 @@ void xmd_domain_recheck(xmd *d, uint32_t domid)
 #define ORIG_DOMID   5
 #define FIRST_DOMID  20
 #define KV_STATE     "counter=42"
+#define ORIG_UUID    "5a5a5a5a-0000-4000-8000-000000000005"
 
 static xmd d;
 static char host_addr[INET_ADDRSTRLEN];  /* what every agent publishes */
@@ -117,7 +118,7 @@ static int w_domain_info(void *priv, uint32_t domid, maint_domain_info *info_r)
 static int w_config_from_json(void *priv, libxl_domain_config *cfg, const char *json)
 {
     const char *pn[] = { "c_info", "name", NULL }, *pt[] = { "c_info", "type", NULL },
-               *pm[] = { "b_info", "max_memkb", NULL };
+               *pm[] = { "b_info", "max_memkb", NULL }, *pu[] = { "c_info", "uuid", NULL };
     yajl_val v = yajl_tree_parse(json, NULL, 0);
     yajl_val name = yajl_tree_get(v, pn, yajl_t_string), type = yajl_tree_get(v, pt, yajl_t_string),
              mem = yajl_tree_get(v, pm, yajl_t_number);
@@ -125,6 +126,10 @@ static int w_config_from_json(void *priv, libxl_domain_config *cfg, const char *
     int rc = MAINT_ERROR_INVAL;
 
     if (name && type && mem && !libxl_domain_type_from_string(YAJL_GET_STRING(type), &t)) {
+        yajl_val uuid = yajl_tree_get(v, pu, yajl_t_string);
+
+        if (uuid)
+            libxl_uuid_from_string(&cfg->c_info.uuid, YAJL_GET_STRING(uuid));
         cfg->c_info.name = strdup(YAJL_GET_STRING(name) ?: "");
         cfg->c_info.type = t;
         libxl_domain_build_info_init_type(&cfg->b_info, t);
@@ -160,6 +165,7 @@ static void g_config(libxl_domain_config *cfg, uint32_t domid)
     cfg->c_info.type = LIBXL_DOMAIN_TYPE_PV;
     libxl_domain_build_info_init_type(&cfg->b_info, LIBXL_DOMAIN_TYPE_PV);
     cfg->c_info.name = strdup("g");
+    libxl_uuid_from_string(&cfg->c_info.uuid, ORIG_UUID);
     cfg->b_info.max_memkb = cfg->b_info.target_memkb = 131072;
     cfg->b_info.kernel = strdup("/boot/vmlinuz-old");
     cfg->num_disks = 1;
@@ -184,6 +190,7 @@ static void world_new(gboolean conflicts)
     g_autoptr(GError) e = NULL;
     maint__port port;
 
+    g_strlcpy(g.uuid, ORIG_UUID, sizeof(g.uuid));
     memset(&W, 0, sizeof(W));
     W.fp = fake_port_new(&port);
     base_ops = *port.ops;
@@ -273,7 +280,9 @@ static const kind_case kinds[] = {
       "vmlinuz-old" },
     { "os-patch", "\"patch\":\"apply-patch\"", "g-sub:run:apply-patch", NULL },
     { "app-maint", "\"change\":\"change-app\"", "g-sub:run:change-app", NULL },
-    { "reconfigure", "\"sets\":[\"memory=256\"]", "\"name\":\"g\"}", NULL },
+    /* the original re-created as itself: its name and its UUID */
+    { "reconfigure", "\"sets\":[\"memory=256\"]", "\"name\":\"g\",\"uuid\":\"" ORIG_UUID "\"}",
+      NULL },
 };
 
 /* How step `step` is made to fail, and what is left once it has (past
@@ -619,8 +628,14 @@ static void test_kinds_conflicts(void)
  * a port operation): what it holds is left as a killed process leaves it --
  * its workflows, its context -- and the next life starts from the state
  * directory and what the hypervisor and xenstore hold, as after a restart. */
+static GPtrArray *dead_lives;    /* what killed lives left: kept, not freed */
+
 static void next_life(void)
 {
+    if (!dead_lives)
+        dead_lives = g_ptr_array_new();
+    g_ptr_array_add(dead_lives, d.workflows);
+    g_ptr_array_add(dead_lives, d.ctx);
     d.workflows = NULL;          /* the killed life's: its threads may hold them */
     d.wf_prune_timer = 0;
     d.ctx = NULL;
