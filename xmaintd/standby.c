@@ -51,6 +51,7 @@ struct xmd_standby {
     GHashTable *rate;             /* domid -> gint64 window start | count */
     GHashTable *names;            /* domid -> name (to retarget services) */
     guint timer;
+    GHashTable *balloons;         /* balloon_check* under way (owned) */
     gint jobs;                    /* application jobs under way (atomic) */
 };
 
@@ -134,6 +135,7 @@ static bool set_target(xmd *d, uint32_t domid, uint64_t kb)
 
 typedef struct balloon_check {
     xmd *d;
+    guint id;                     /* its timeout */
     uint32_t domid;
     uint64_t want_kb;
     gint64 deadline_us;
@@ -160,7 +162,7 @@ static gboolean balloon_tick(gpointer data)
     }
     maint_domain_info_dispose(&info);
     if (again == G_SOURCE_REMOVE)
-        g_free(b);
+        g_hash_table_remove(b->d->standby->balloons, b);    /* frees b */
     return again;
 }
 
@@ -175,7 +177,8 @@ static void move_target(xmd *d, uint32_t domid, uint64_t kb)
     b->domid = domid;
     b->want_kb = kb;
     b->deadline_us = g_get_monotonic_time() + BALLOON_WAIT_MS * 1000;
-    g_timeout_add(500, balloon_tick, b);
+    b->id = g_timeout_add(500, balloon_tick, b);
+    g_hash_table_add(d->standby->balloons, b);
 }
 
 /* ---- applications on the agents (in a thread: commands block) ------------- */
@@ -301,16 +304,57 @@ static void destroyed(void *data, int rc)
     g_free(x);
 }
 
+/* The names of the areas domid owns (g_ptr_array_free). */
+static GPtrArray *areas_of(xmd_standby *s, uint32_t domid)
+{
+    GPtrArray *apps = g_ptr_array_new_with_free_func(g_free);
+
+    for (unsigned i = 0; i < s->a.nr_areas; i++)
+        if (s->a.areas[i].owner == domid)
+            g_ptr_array_add(apps, g_strdup(s->a.areas[i].name));
+    return apps;
+}
+
+/* The failed active's memory back, if it is still there (asynchronously). */
+static void reclaim(xmd *d, uint32_t active)
+{
+    maint__port *port = &d->ctx->port;
+    destroying *x;
+    int rc;
+
+    if (!d->hv)
+        return;
+    x = g_new0(destroying, 1);
+    x->d = d;
+    x->domid = active;
+    d->hv_aos++;
+    rc = port->ops->destroy_async(port->priv, active, destroyed, x);
+    if (rc != MAINT_OK) {       /* not started: no callback */
+        d->hv_aos--;
+        g_free(x);
+        if (rc != MAINT_ERROR_NOENT)
+            g_warning("d%u: cannot destroy it: %s", active, maint_strerror(rc));
+    }
+}
+
+/* What a failover does once the table says it happened: the protected
+ * applications started in the standby (their services switched), the
+ * standby's memory target, the failed active destroyed.  Each part is
+ * idempotent: a daemon killed half-way does it all again on restart. */
+static void carry_out(xmd *d, arb_pair *p)
+{
+    run_apps(d, 0, p->standby, areas_of(d->standby, p->standby));
+    move_target(d, p->standby, p->standby_target_kb);
+    reclaim(d, p->active);
+}
+
 static void failover(xmd *d, arb_pair *p, const char *why)
 {
     xmd_standby *s = d->standby;
     uint32_t active = p->active, standby = p->standby;
-    GPtrArray *apps = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *apps = areas_of(s, active);
     const char *err;
 
-    for (unsigned i = 0; i < s->a.nr_areas; i++)
-        if (s->a.areas[i].owner == active)
-            g_ptr_array_add(apps, g_strdup(s->a.areas[i].name));
     if (arb_fail_os(&s->a, active, &err) != 0) {
         g_warning("d%u: failover refused: %s", active, err);
         g_ptr_array_free(apps, TRUE);
@@ -318,28 +362,12 @@ static void failover(xmd *d, arb_pair *p, const char *why)
     }
     g_warning("d%u: the active failed (%s): failing over to d%u with %u protected "
               "application(s)", active, why, standby, apps->len);
+    g_ptr_array_free(apps, TRUE);
     save(d);
     g_hash_table_remove(s->beats, GUINT_TO_POINTER(active));
     /* the applications first: the reserve covers the standby's growth, so
      * it need not wait for the active's memory to come back */
-    run_apps(d, 0, standby, apps);
-    move_target(d, standby, p->standby_target_kb);
-    if (d->hv) {                    /* reclaim its memory, if it is still there */
-        maint__port *port = &d->ctx->port;
-        destroying *x = g_new0(destroying, 1);
-        int rc;
-
-        x->d = d;
-        x->domid = active;
-        d->hv_aos++;
-        rc = port->ops->destroy_async(port->priv, active, destroyed, x);
-        if (rc != MAINT_OK) {       /* not started: no callback */
-            d->hv_aos--;
-            g_free(x);
-            if (rc != MAINT_ERROR_NOENT)
-                g_warning("d%u: cannot destroy it: %s", active, maint_strerror(rc));
-        }
-    }
+    carry_out(d, p);
 }
 
 typedef struct gone {
@@ -387,6 +415,8 @@ static gboolean stall_tick(gpointer data)
     xmd *d = data;
     xmd_standby *s = d->standby;
 
+    if (!s)
+        return G_SOURCE_REMOVE;       /* stopped */
     for (unsigned i = 0; i < s->a.nr_pairs; i++) {
         arb_pair *p = &s->a.pairs[i];
         g_autofree char *path = g_strdup_printf(MAINT_XS_AGENT_HEARTBEAT_FMT, p->active);
@@ -705,6 +735,7 @@ void xmd_standby_init(xmd *d)
     s->beats = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, beat_free);
     s->rate = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     s->names = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    s->balloons = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
     arb_init(&s->a, 0, 0);
     load(d);
     /* names of the domains still running (services follow by name) */
@@ -724,11 +755,14 @@ void xmd_standby_init(xmd *d)
         save(d);
     s->timer = g_timeout_add_seconds(1, stall_tick, d);
     xmd_domain_observe(d, &standby_observer);
-    /* actives that died while the daemon was down fail over now */
+    /* actives that died while the daemon was down fail over now; a
+     * failover the daemon was carrying out when it died is finished */
     for (unsigned i = 0; i < s->a.nr_pairs; i++) {
         arb_pair *p = &s->a.pairs[i];
         if (!p->failed_over && !g_hash_table_contains(s->names, GUINT_TO_POINTER(p->active)))
             failover(d, p, "gone while xmaintd was down");
+        else if (p->failed_over && g_hash_table_contains(s->names, GUINT_TO_POINTER(p->standby)))
+            carry_out(d, p);
     }
 }
 
@@ -747,6 +781,15 @@ void xmd_standby_fini(xmd *d)
     if (g_atomic_int_get(&s->jobs) > 0)
         g_warning("stopping with %d application job(s) still waiting for agents",
                   g_atomic_int_get(&s->jobs));
+    {
+        GHashTableIter it;
+        gpointer b;
+
+        g_hash_table_iter_init(&it, s->balloons);
+        while (g_hash_table_iter_next(&it, &b, NULL))
+            g_source_remove(((balloon_check *)b)->id);
+        g_hash_table_destroy(s->balloons);
+    }
     g_hash_table_destroy(s->beats);
     g_hash_table_destroy(s->rate);
     g_hash_table_destroy(s->names);

@@ -41,7 +41,10 @@ void xmd_request_event(xmd *d, xmd_domain *dom, const char *id) { }
 #define MIN_KB   (256u * 1024)
 #define AREA_KB  (128u * 1024)
 
-static xmd d;
+/* The daemon of this life: a kill leaves the killed life's to its stopped
+ * threads and the next life gets a new one. */
+static xmd *life;
+#define d (*life)
 static fake_port *fp;
 static GString *told;            /* "6:start:db 5:stop:x ..." (the agents' commands) */
 static char *state_dir;
@@ -143,6 +146,20 @@ static int op(int (*fn)(xmd *, xmd_domain *, maint__args *, char **, char **), x
     return rc;
 }
 
+/* The daemon starts (again): its tables from the state directory, the
+ * domains from the fake. */
+static void daemon_up(void)
+{
+    d.host_id = g_strdup("6b9a8f52-8f1c-4d0e-9d5e-2a54c1d0b7a1");
+    d.cpu_signature = g_strdup("test");
+    xmd_domains_init(&d);
+    xmd_hv_attach(&d);
+    CU_ASSERT_FATAL(d.hv);
+    xmd_services_load(&d);
+    xmd_standby_init(&d);
+    xmd_domains_rescan(&d);
+}
+
 /* A daemon with a pair: the active serves "db" in a protected area and
  * behind a service address. */
 static void pair_up(bool conflicts)
@@ -152,7 +169,7 @@ static void pair_up(bool conflicts)
 
     told = g_string_new("");
     state_dir = g_dir_make_tmp("test-standby-XXXXXX", NULL);
-    memset(&d, 0, sizeof(d));
+    life = g_new0(xmd, 1);
     d.state_dir = state_dir;
     d.ctx_open = same_fake;
     fp = fake_port_new(&port);
@@ -161,16 +178,9 @@ static void pair_up(bool conflicts)
     fake_port_set_write_hook(fp, agent, NULL);
     fake_port_set_conflict_once(fp, conflicts);
     CU_ASSERT_FATAL(maint__ctx_from_port(&d.ctx, NULL, &port) == MAINT_OK);
-    d.host_id = g_strdup("6b9a8f52-8f1c-4d0e-9d5e-2a54c1d0b7a1");
-    d.cpu_signature = g_strdup("test");
     domain_up(ACTIVE, "web", 1024 * 1024);
     domain_up(STANDBY, "web-sb", 512 * 1024);
-    xmd_domains_init(&d);
-    xmd_hv_attach(&d);
-    CU_ASSERT_FATAL(d.hv);
-    xmd_services_load(&d);
-    xmd_standby_init(&d);
-    xmd_domains_rescan(&d);
+    daemon_up();
     CU_ASSERT_FATAL(xmd_domain_find(&d, ACTIVE) != NULL);
     CU_ASSERT_FATAL(xmd_service_add(&d, d.ctx, "db", "10.0.0.9", 5432, "web", &e));
     CU_ASSERT_EQUAL_FATAL(op(xmd_op_standby_create, NULL, "standby-create", "s:active", "web",
@@ -191,6 +201,7 @@ static void pair_down(void)
     maint_ctx_close(d.ctx);
     g_free(d.host_id);
     g_free(d.cpu_signature);
+    g_clear_pointer(&life, g_free);       /* its timers went with xmd_standby_fini */
     g_string_free(told, TRUE);
     {
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", state_dir);
@@ -275,6 +286,94 @@ static void standby_dies(bool conflicts)
     pair_down();
 }
 
+/* What killed lives left: kept (their stopped threads may use it). */
+static GPtrArray *dead_lives;
+
+/* The daemon was killed: what it held stays as a killed process leaves it
+ * (its stall timer ticks on over the killed life's table until the test
+ * ends); it starts again on the same state
+ * directory, hypervisor and xenstore. */
+static void restart(void)
+{
+    xmd *old = life;
+
+    if (!dead_lives)
+        dead_lives = g_ptr_array_new();
+    g_ptr_array_add(dead_lives, old);
+    fake_port_forget_life(fp);
+    life = g_new0(xmd, 1);
+    d.state_dir = state_dir;
+    d.ctx_open = same_fake;
+    /* its own context: the killed life's timers still use the old one */
+    CU_ASSERT_FATAL(same_fake(&d.ctx, NULL, 0) == MAINT_OK);
+    daemon_up();
+}
+
+/* A failover killed at its n-th operation in the application job (the
+ * thread that starts the protected applications in the standby), the daemon
+ * restarted: the failover is carried out all the same -- the application
+ * started in the standby, its service following, the standby's memory, the
+ * active gone.  TRUE if the kill happened. */
+static gboolean failover_killed(unsigned nth)
+{
+    gboolean killed;
+
+    pair_up(false);
+    fake_port_kill_at(fp, nth);
+    fake_port_shutdown(fp, ACTIVE, LIBXL_SHUTDOWN_REASON_CRASH);
+    {
+        gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+        while (!fake_port_kills(fp) && !service_follows() && g_get_monotonic_time() < end)
+            if (!g_main_context_iteration(NULL, FALSE))
+                g_usleep(2000);
+    }
+    fake_port_kill_at(fp, 0);
+    killed = fake_port_kills(fp) > 0;
+    if (killed)
+        restart();
+    failed_over("killed failover");
+    if (killed) {
+        /* the active's death is in the table: no second failover */
+        CU_ASSERT_EQUAL(target_of(STANDBY), MIN_KB + AREA_KB);
+    }
+    pair_down();
+    return killed;
+}
+
+/* Kills at every operation of the application job, then at random ones
+ * (XMAINT_FAILOVER_KILLS, default 60, seed XMAINT_KILL_SEED). */
+static void test_failover_killed(void)
+{
+    const char *n_s = getenv("XMAINT_FAILOVER_KILLS"), *seed_s = getenv("XMAINT_KILL_SEED");
+    unsigned want = n_s ? (unsigned)atoi(n_s) : 60, kills = 0, ops;
+    guint32 seed = seed_s ? (guint32)strtoul(seed_s, NULL, 10) : g_random_int();
+    g_autoptr(GRand) rng = g_rand_new_with_seed(seed);
+
+    /* how many operations the job makes */
+    pair_up(false);
+    fake_port_kill_at(fp, G_MAXUINT);
+    fake_port_shutdown(fp, ACTIVE, LIBXL_SHUTDOWN_REASON_CRASH);
+    failed_over("counting");
+    ops = fake_port_ops(fp);
+    pair_down();
+    fprintf(stderr, "\n  XMAINT_KILL_SEED=%u; the job makes %u operations\n", seed, ops);
+    CU_ASSERT_FATAL(ops > 0);
+    for (unsigned k = 1; k <= ops; k++)
+        kills += failover_killed(k);
+    while (kills < want) {
+        unsigned before = CU_get_number_of_failures();
+
+        kills += failover_killed((unsigned)g_rand_int_range(rng, 1, (gint32)ops + 1));
+        if (CU_get_number_of_failures() != before) {
+            fprintf(stderr, "  replay: XMAINT_KILL_SEED=%u\n", seed);
+            break;
+        }
+    }
+    fprintf(stderr, "  %u kills during failovers\n", kills);
+    CU_ASSERT(kills >= want);
+}
+
 static void test_crash(void) { crash(false); }
 static void test_crash_conflicts(void) { crash(true); }
 static void test_death(void) { death(false); }
@@ -291,10 +390,13 @@ int main(void)
         { "... with every transaction conflicting once", test_death_conflicts },
         { "the standby dies: no failover", test_standby_dies },
         { "... with every transaction conflicting once", test_standby_dies_conflicts },
+        { "the daemon killed during a failover: carried out after its restart",
+          test_failover_killed },
     };
     CU_pSuite s;
     int failed;
 
+    cunit_plain_log();
     g_setenv("XMAINT_NFT", "true", TRUE);    /* the redirect table: not the host's */
     if (CU_initialize_registry() != CUE_SUCCESS ||
         !(s = CU_add_suite("hot-standby failover on the fake hypervisor", NULL, NULL)))

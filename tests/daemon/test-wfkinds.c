@@ -59,7 +59,10 @@ void xmd_domain_recheck(xmd *d, uint32_t domid)
 #define KV_STATE     "counter=42"
 #define ORIG_UUID    "5a5a5a5a-0000-4000-8000-000000000005"
 
-static xmd d;
+/* The daemon of this life: a kill leaves the killed life's to its stopped
+ * threads (their workflows point at it) and the next life gets a new one. */
+static xmd first_life, *life = &first_life;
+#define d (*life)
 static char host_addr[INET_ADDRSTRLEN];  /* what every agent publishes */
 static int listen_fd = -1;               /* web's instances "answer" here */
 static unsigned web_port;
@@ -632,14 +635,20 @@ static GPtrArray *dead_lives;    /* what killed lives left: kept, not freed */
 
 static void next_life(void)
 {
+    xmd *next = g_new0(xmd, 1);
+
     if (!dead_lives)
         dead_lives = g_ptr_array_new();
-    g_ptr_array_add(dead_lives, d.workflows);
-    g_ptr_array_add(dead_lives, d.ctx);
-    d.workflows = NULL;          /* the killed life's: its threads may hold them */
-    d.wf_prune_timer = 0;
-    d.ctx = NULL;
+    g_ptr_array_add(dead_lives, life);      /* its threads may still run until they stop */
+    next->state_dir = d.state_dir;
+    next->wf_retention_s = d.wf_retention_s;
+    next->ctx_open = d.ctx_open;
+    next->services = NULL;
+    if (life->wf_prune_timer)               /* the dead process's loop goes with it */
+        g_source_remove(life->wf_prune_timer);
+    life = next;
     CU_ASSERT_EQUAL_FATAL(world_ctx_open(&d.ctx, NULL, 0), MAINT_OK);
+    xmd_services_load(&d);
     d.hv = TRUE;
     xmd_workflows_init(&d);
 }
@@ -794,6 +803,7 @@ int main(void)
     if (!(dir = state_dir_new()))
         return 99;
     /* the redirect table is "loaded" by true(1), not into this host's netfilter */
+    cunit_plain_log();
     g_setenv("XMAINT_NFT", "true", TRUE);
     d.state_dir = dir;
     d.wf_retention_s = 3600;

@@ -1183,3 +1183,25 @@ unsigned fake_port_kills(fake_port *fp)
     LOCKED(fp);
     return fp->kills;
 }
+
+/* What killed lives were still to be told: kept, never told (what their
+ * completions would have freed stays reachable, as a dead process's
+ * memory is not a leak). */
+static GQueue dead_pending = G_QUEUE_INIT;
+
+void fake_port_forget_life(fake_port *fp)
+{
+    struct pending *p;
+
+    LOCKED(fp);
+    while ((p = g_queue_pop_head(&fp->pending)))
+        g_queue_push_tail(&dead_pending, p);
+    if (fp->evpipe[0] >= 0) {
+        if (fp->evreg)
+            fp->loop.fd_deregister(fp->ev_user, fp->evpipe[0], fp->evreg);
+        close(fp->evpipe[0]);
+        close(fp->evpipe[1]);
+        fp->evpipe[0] = fp->evpipe[1] = -1;
+    }
+    fp->evreg = NULL;
+}

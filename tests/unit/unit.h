@@ -111,6 +111,10 @@ unsigned fake_port_kills(fake_port *fp);
 /* The daemon's operations counted since the last fake_port_kill_at (with
  * nth beyond them all: how many a run makes). */
 unsigned fake_port_ops(fake_port *fp);
+/* A killed daemon's process is gone, and with it what the hypervisor was
+ * still to tell it: its pending events and asynchronous completions, its
+ * event loop's registration (the next life attaches again). */
+void fake_port_forget_life(fake_port *fp);
 const char *fake_port_last_spawn(fake_port *fp);
 unsigned fake_port_conflicts(fake_port *fp);
 unsigned fake_port_commits(fake_port *fp);
