@@ -302,20 +302,12 @@ MAINT_EXPORT int maint_agent_wait_ready(maint_ctx *ctx, uint32_t domid, unsigned
     return rc;
 }
 
-MAINT_EXPORT int maint_agent_command_send(maint_ctx *ctx, uint32_t domid, const char *json,
-                                          char *seq_r, size_t seq_size)
+void maint__agent_command_seq(char seq_r[21])
 {
     static uint64_t last;
-    maint__port *port;
-    maint__perm perms[2] = { { 0, 'n' }, { domid, 'r' } };
     uint64_t seq;
-    char *path;
-    int rc = MAINT_ERROR_XENSTORE;
     struct timespec ts;
 
-    if (!ctx || !json || !seq_r || seq_size < 21 || domid == 0)
-        return MAINT_ERROR_INVAL;
-    port = &ctx->port;
     /* increasing across daemon restarts: wall-clock milliseconds */
     clock_gettime(CLOCK_REALTIME, &ts);
     seq = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -323,8 +315,18 @@ MAINT_EXPORT int maint_agent_command_send(maint_ctx *ctx, uint32_t domid, const 
         seq = __atomic_add_fetch(&last, 1, __ATOMIC_SEQ_CST);
     else
         __atomic_store_n(&last, seq, __ATOMIC_SEQ_CST);
-    snprintf(seq_r, seq_size, "%llu", (unsigned long long)seq);
-    if (!(path = maint__sprintf(MAINT_XS_CONTROL_FMT, domid, seq_r)))
+    snprintf(seq_r, 21, "%llu", (unsigned long long)seq);
+}
+
+int maint__agent_command_write(maint_ctx *ctx, uint32_t domid, const char *json,
+                               const char *seq)
+{
+    maint__port *port = &ctx->port;
+    maint__perm perms[2] = { { 0, 'n' }, { domid, 'r' } };
+    char *path;
+    int rc = MAINT_ERROR_XENSTORE;
+
+    if (!(path = maint__sprintf(MAINT_XS_CONTROL_FMT, domid, seq)))
         return MAINT_ERROR_NOMEM;
     if (port->ops->xs_write(port->priv, MAINT__XS_NO_TXN, path, json,
                             (unsigned)strlen(json)) == 0 &&
@@ -334,6 +336,30 @@ MAINT_EXPORT int maint_agent_command_send(maint_ctx *ctx, uint32_t domid, const 
         LOGED(ctx->lg, ERROR, domid, "cannot write the agent command %s", path);
     free(path);
     return rc;
+}
+
+int maint__agent_command_state(maint_ctx *ctx, uint32_t domid, const char *seq)
+{
+    char *c = maint__sprintf(MAINT_XS_CONTROL_FMT, domid, seq);
+    char *r = maint__sprintf(MAINT_XS_AGENT_RESULT_FMT, domid, seq);
+    char *vc = c ? ctx->port.ops->xs_read(ctx->port.priv, MAINT__XS_NO_TXN, c, NULL) : NULL;
+    char *vr = r ? ctx->port.ops->xs_read(ctx->port.priv, MAINT__XS_NO_TXN, r, NULL) : NULL;
+    int st = vr ? 2 : vc ? 1 : 0;
+
+    free(vc);
+    free(vr);
+    free(c);
+    free(r);
+    return st;
+}
+
+MAINT_EXPORT int maint_agent_command_send(maint_ctx *ctx, uint32_t domid, const char *json,
+                                          char *seq_r, size_t seq_size)
+{
+    if (!ctx || !json || !seq_r || seq_size < 21 || domid == 0)
+        return MAINT_ERROR_INVAL;
+    maint__agent_command_seq(seq_r);
+    return maint__agent_command_write(ctx, domid, json, seq_r);
 }
 
 /* Remove a command and its answer. */

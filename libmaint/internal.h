@@ -256,6 +256,17 @@ int maint__xs_transaction(maint__port *port,
  * NULL): "gone", "unknown" or its state's name. */
 bool maint__domain_down(maint__port *port, uint32_t domid, const char **what_r);
 
+/* An agent command in two halves, for a caller that journals the sequence
+ * number before the command exists (maint_agent_command_send is both): the
+ * next sequence number (increasing across restarts); the command written
+ * under it.  command_state: 0 neither the command nor its answer is there
+ * (never sent, or answered and forgotten), 1 sent and not answered yet, 2
+ * answered. */
+void maint__agent_command_seq(char seq_r[21]);
+int maint__agent_command_write(maint_ctx *ctx, uint32_t domid, const char *json,
+                               const char *seq);
+int maint__agent_command_state(maint_ctx *ctx, uint32_t domid, const char *seq);
+
 /* Write fmt(domid) = value, owned by dom0 and readable by domid. */
 int maint__xs_put_readonly(maint_ctx *ctx, uint32_t domid, const char *fmt,
                            const char *value);

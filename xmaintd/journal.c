@@ -12,6 +12,9 @@
  *                                     before anything is created, so after a
  *                                     crash the domain is known as ours in
  *                                     whatever state it was left
+ *   intent   STEP seq domid           an agent command it is about to send:
+ *                                     after a crash it is waited for, not
+ *                                     sent again
  *   created  STEP domid uuid          a domain the workflow made
  *   app, domain, resume               for the administrator
  *   end      state                    the last record
@@ -181,6 +184,12 @@ static void replay_record(xmd_wf *w, yajl_val v)
 
         if (u && g_uuid_string_is_valid(u))
             g_strlcpy(w->sub_uuid, u, sizeof(w->sub_uuid));
+    } else if (!strcmp(ev, "intent") && st && member(v, "seq")) {
+        const char *q = member(v, "seq");
+        guint64 n;
+
+        if (g_ascii_string_to_unsigned(q, 10, 1, G_MAXUINT64, &n, NULL))
+            g_hash_table_insert(w->cmd_seq, g_strdup(st), g_strdup(q));
     } else if (!strcmp(ev, "begin") && st) {
         const char *pt[] = { "time", NULL };
         yajl_val t = yajl_tree_get(v, pt, yajl_t_number);

@@ -29,6 +29,7 @@ void xmd_wf_free(gpointer p)
     g_hash_table_destroy(w->undone);
     g_array_free(w->created, TRUE);
     g_hash_table_destroy(w->began);
+    g_hash_table_destroy(w->cmd_seq);
     g_free(w->step);
     g_free(w->message);
     g_mutex_clear(&w->lock);
@@ -55,6 +56,7 @@ xmd_wf *xmd_wf_new(xmd *d, const char *id, const xmd_wf_kind *kind, const char *
     w->undone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     w->created = g_array_new(FALSE, TRUE, sizeof(xmd_sd_created));
     w->began = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    w->cmd_seq = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_mutex_init(&w->lock);
     return w;
 }

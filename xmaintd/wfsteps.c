@@ -247,13 +247,20 @@ static gboolean undo_substitute(xmd_wf *w, GError **error)
 
 /* ---- commands in the substitute -------------------------------------------- */
 
+/* Step `key` (patch, change) runs its command in domain `name`, once: the
+ * command's sequence number is journalled before it is sent, so a daemon
+ * killed while it runs waits for it after its restart (with what is left of
+ * the step's time) instead of running it a second time.  Only a command
+ * answered and forgotten before the kill's record of it (a moment's window)
+ * is sent again. */
 static gboolean run_in(xmd_wf *w, const char *name, const char *key, GError **error)
 {
-    const char *cmd = maint__args_str(&w->argv, key);
+    const char *cmd = maint__args_str(&w->argv, key), *seq;
+    char fresh[21], *err = NULL;
     uint32_t id;
     maint__json *j;
-    char *json;
-    gboolean ok;
+    g_autofree char *json = NULL;
+    int rc;
 
     if (!cmd)
         return TRUE;
@@ -261,16 +268,41 @@ static gboolean run_in(xmd_wf *w, const char *name, const char *key, GError **er
         g_set_error(error, XMD_ERROR, 1, "%s is not running", name);
         return FALSE;
     }
-    j = maint__json_new();
-    maint__json_map_open(j);
-    maint__json_kv_string(j, "op", "run");
-    maint__json_kv_string(j, "command", cmd);
-    maint__json_map_close(j);
-    json = maint__json_finish(j);
-    xmd_wf_progress(w, NULL, "running the %s command in %s", key, name);
-    ok = json && xmd_agent_cmd(w->ctx, id, json, CMD_TIMEOUT_MS, error);
-    free(json);
-    return ok;
+    seq = g_hash_table_lookup(w->cmd_seq, key);
+    if (seq && maint__agent_command_state(w->ctx, id, seq) != 0) {
+        xmd_wf_progress(w, NULL, "waiting for the %s command in %s, sent before the restart",
+                        key, name);
+    } else {
+        j = maint__json_new();
+        maint__json_map_open(j);
+        maint__json_kv_string(j, "op", "run");
+        maint__json_kv_string(j, "command", cmd);
+        maint__json_map_close(j);
+        if (!(json = maint__json_finish(j)))
+            return FALSE;
+        maint__agent_command_seq(fresh);
+        {
+            g_autofree char *dom = g_strdup_printf("%u", id);
+            const char *kv[] = { "seq", fresh, "domid", dom, NULL };
+
+            xmd_journal_kv(w, "intent", key, kv);
+        }
+        g_hash_table_insert(w->cmd_seq, g_strdup(key), g_strdup(fresh));
+        seq = fresh;
+        xmd_wf_progress(w, NULL, "running the %s command in %s", key, name);
+        if ((rc = maint__agent_command_write(w->ctx, id, json, seq)) != MAINT_OK) {
+            g_set_error(error, XMD_ERROR, 1, "cannot send the %s command to %s: %s", key, name,
+                        maint_strerror(rc));
+            return FALSE;
+        }
+    }
+    rc = maint_agent_command_wait(w->ctx, id, seq,
+                                  xmd_wf_time_left(w, key, CMD_TIMEOUT_MS, 10000), &err);
+    if (rc != MAINT_OK)
+        g_set_error(error, XMD_ERROR, 1, "d%u's agent: %s: %s", id, key,
+                    err ? err : maint_strerror(rc));
+    free(err);
+    return rc == MAINT_OK;
 }
 
 static gboolean step_patch(xmd_wf *w, GError **error)

@@ -53,6 +53,8 @@ struct xmd_wf {
     GArray *created;             /* xmd_sd_created: the domains it made (under lock) */
     char sub_uuid[37];           /* the substitute's UUID, journalled ("intent")
                                   * before it is created; "" until then (under lock) */
+    GHashTable *cmd_seq;         /* step -> the agent command it sent (journalled
+                                  * "intent" before it was sent; worker's) */
     GHashTable *began;           /* step -> gint64 *: wall-clock ms it first began
                                   * (a resumed wait counts from then; worker's) */
     gboolean rolling_back;       /* under lock */

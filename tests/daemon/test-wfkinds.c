@@ -734,6 +734,19 @@ static unsigned killed_run(const kind_case *kc, unsigned ops, unsigned kills, GR
         CU_ASSERT_PTR_NOT_NULL(strstr(j, end));
     }
     check_apps(id, strcmp(state, "done") ? "g" : done_left);
+    {
+        /* a command in the substitute (patch, change) ran once at most:
+         * resumed, its step waited for it instead of running it again */
+        g_autofree char *log = fake_agent_log(W.agent);
+        unsigned runs = 0;
+
+        for (const char *p = log; (p = strstr(p, ":run:")); p++)
+            runs++;
+        if (runs > 1)
+            fprintf(stderr, "\n%s killed%s: its command ran %u times:\n%s\n", id, moments->str,
+                    runs, log);
+        CU_ASSERT(runs <= 1);
+    }
     live = domains(NULL);
     if (strcmp(live, strcmp(state, "done") ? "g" : done_left))
         fprintf(stderr, "\n%s killed%s: %s leaves '%s'\n", id, moments->str, state, live);
