@@ -8,6 +8,7 @@
 #   xh_guest_exec NAME CMD       run a shell command in a pv/pvh test guest
 #   xh_guest_console NAME        path of the guest's console log
 #   xh_guest_destroy NAME        xl destroy and wait until it is gone
+#   xh_figure TEXT...            print "XH-FIGURE <scenario> TEXT" on the console
 # Two-host runs (xenhost.sh run --hosts 2):
 #   xh_on HOST CMD [ARG]...      run CMD on dom0 of host a or b (over the link)
 #   xh_host_ip HOST              that dom0's address on the link
@@ -319,6 +320,9 @@ xh_guest_exec() {
 }
 
 # ---- short helpers the scenarios share ---------------------------------------
+# xh_figure TEXT...: a measured figure: "XH-FIGURE <scenario> TEXT" on the
+# console (kept in the run's log) and in the step's output
+xh_figure() { echo "XH-FIGURE $XH_SCENARIO $*" | tee /dev/console; }
 domid() { xl domid "$1" 2>/dev/null; }
 running() { xl domid "$1" >/dev/null 2>&1; }
 xsr() { xenstore-read "$@" 2>/dev/null; }
